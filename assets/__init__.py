@@ -1,0 +1,1 @@
+"""Bundled example model and images, shipped as package data."""

@@ -1,0 +1,1 @@
+"""The bundled example: a small Fashion-MNIST classifier with calibration and validation images."""

@@ -1,0 +1,1 @@
+"""Built-in device profiles (TOML), shipped as package data."""

@@ -1,0 +1,1 @@
+"""The ``edgeq`` command line: a thin consumer of :mod:`edgeq.api`."""

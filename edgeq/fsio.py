@@ -1,0 +1,125 @@
+"""Atomic writes and the results-folder convention shared by convert, eval, profile and report.
+
+A results folder (the ``--out`` of ``edgeq convert``) holds ``manifest.json``, the ``.tflite``
+variants, and one JSON document per later ``eval``/``profile`` run under ``runs/``. Every file
+is written to a temporary name beside its target and renamed into place, so a crash or Ctrl-C
+never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edgeq import __version__
+from edgeq.errors import OutputError, OutputExists
+
+MANIFEST = "manifest.json"
+RUNS_DIR = "runs"
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Writes ``data`` to ``path`` via a temp file + rename (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, doc: Any) -> None:
+    write_text_atomic(path, json.dumps(doc, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    p = Path(path)
+    files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+    for f in files:
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def meta(kind: str, schema_version: int) -> dict[str, Any]:
+    """The ``__meta__`` block stamped into every document edgeq writes."""
+    return {"kind": kind, "schema_version": schema_version, "edgeq_version": __version__, "created": now_iso()}
+
+
+def prepare_output_dir(out: Path, *, overwrite: bool, owned_names: list[str]) -> Path:
+    """Checks ``out`` may receive ``owned_names``; creates it.
+
+    Raises:
+        OutputExists: a file we would write exists and ``overwrite`` is false.
+        OutputError: ``out`` exists and is not a folder, or cannot be created.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output path {out} exists and is not a folder", hint="choose another --out")
+    if out.is_dir() and not overwrite:
+        clashes = [n for n in owned_names if (out / n).exists()]
+        if clashes:
+            raise OutputExists(
+                f"{out} already holds {', '.join(clashes[:3])}{' …' if len(clashes) > 3 else ''}",
+                hint="pass --overwrite to replace them, or choose another --out",
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {out}: {exc.strerror}", hint="choose a writable --out") from exc
+    return out
+
+
+def run_document_path(results_dir: Path, kind: str) -> Path:
+    """A fresh, never-clashing path ``runs/<kind>-<UTC timestamp>[-n].json`` in a results folder."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = Path(results_dir) / RUNS_DIR
+    base.mkdir(parents=True, exist_ok=True)
+    n = 0
+    while True:
+        name = f"{kind}-{stamp}{'' if n == 0 else f'-{n}'}.json"
+        if not (base / name).exists():
+            return base / name
+        n += 1
