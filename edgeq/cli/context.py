@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -17,7 +18,14 @@ class Env:
 
     @classmethod
     def from_process(cls) -> "Env":
-        return cls(sys.stdout, sys.stderr, sys.stdout.isatty(), sys.stderr.isatty())
+        """The real terminal. stderr is a duplicate of fd 2, so messages and the progress bar
+        still reach the user while a conversion captures TensorFlow's native output."""
+        err: TextIO = sys.stderr
+        try:
+            err = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8", errors="replace")
+        except (OSError, ValueError, AttributeError):
+            pass
+        return cls(sys.stdout, err, _isatty(sys.stdout), _isatty(sys.stderr))
 
     @classmethod
     def captured(cls) -> "Env":
@@ -28,3 +36,10 @@ class Env:
 
     def err(self, text: str) -> None:
         print(text, file=self.stderr)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (ValueError, AttributeError):
+        return False

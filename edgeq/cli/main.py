@@ -94,6 +94,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         if not getattr(args, "command", None):
             parser.print_help(env.stdout)
             return ExitStatus.USAGE
+        args._argv = argv
         return int(args._run(args, env) or 0)
     except KeyboardInterrupt:
         if traceback:

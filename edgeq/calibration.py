@@ -1,0 +1,316 @@
+"""Calibration images: find them, decode and preprocess them in parallel, describe them.
+
+Decoding uses OpenCV in a thread pool: ``cv2.imdecode`` and ``cv2.resize`` release the GIL, so
+threads use every core without copying tensors between processes (and without forking a
+process that may hold TensorFlow's threads).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from edgeq.errors import CalibrationDataError
+from edgeq.events import CancelToken, Done, Event, Log, LogLevel, Progress, Stage
+from edgeq.preprocess import Color, PreprocessSpec, Resize
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class ImageDecodeError(Exception):
+    """A file could not be turned into a tensor (internal; becomes a 'skipped' entry)."""
+
+
+@dataclass
+class DecodedImage:
+    path: Path
+    tensor: "np.ndarray | None"
+    error: str = ""
+    source_channels: int = 0
+
+
+@dataclass
+class CalibrationSet:
+    """Preprocessed calibration tensors and what is known about them."""
+
+    folder: Path
+    spec: PreprocessSpec
+    tensors: "np.ndarray"  # (N, H, W, C) float32
+    files: list[str]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    gray_sources: int = 0
+    requested: int = 0
+    seed: int = 0
+    candidates: int = 0
+
+    def stats(self) -> dict[str, Any]:
+        """Per-channel min/max/mean/std of the tensors (the numbers int8 scales are fitted to)."""
+        return tensor_stats(self.tensors)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "folder": str(self.folder),
+            "requested": self.requested,
+            "used": len(self.files),
+            "candidates": self.candidates,
+            "seed": self.seed,
+            "files": self.files,
+            "skipped": self.skipped,
+            "grayscale_sources": self.gray_sources,
+            "stats": self.stats(),
+        }
+
+
+def tensor_stats(tensors: "np.ndarray") -> dict[str, Any]:
+    import numpy as np
+
+    flat = tensors.reshape(-1, tensors.shape[-1]).astype(np.float64)
+    return {
+        "channels": int(flat.shape[1]),
+        "min": [round(float(v), 6) for v in flat.min(axis=0)],
+        "max": [round(float(v), 6) for v in flat.max(axis=0)],
+        "mean": [round(float(v), 6) for v in flat.mean(axis=0)],
+        "std": [round(float(v), 6) for v in flat.std(axis=0)],
+    }
+
+
+def list_images(folder: Path) -> tuple[list[Path], list[Path]]:
+    """All image files below ``folder`` (recursive, sorted) and the other files found there."""
+    images, others = [], []
+    for p in sorted(Path(folder).rglob("*")):
+        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(folder).parts):
+            continue
+        (images if p.suffix.lower() in IMAGE_EXTENSIONS else others).append(p)
+    return images, others
+
+
+def load_image(path: Path, spec: PreprocessSpec) -> tuple["np.ndarray", int]:
+    """Decodes one file and applies ``spec``.
+
+    Returns:
+        (tensor of shape (H, W, C) float32, number of channels in the source file)
+
+    Raises:
+        ImageDecodeError: the file is unreadable, truncated or not an image.
+    """
+    import cv2
+    import numpy as np
+
+    try:
+        buf = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise ImageDecodeError(f"unreadable: {exc.strerror}") from None
+    if buf.size == 0:
+        raise ImageDecodeError("empty file")
+    if path.suffix.lower() in (".jpg", ".jpeg") and not _jpeg_complete(buf):
+        # libjpeg decodes truncated files into grey padding with only a stderr warning;
+        # calibrating on that padding would skew the ranges, so refuse the file.
+        raise ImageDecodeError("truncated JPEG (no end-of-image marker)")
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageDecodeError("not a decodable image")
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    src_ch = 1 if img.ndim == 2 else img.shape[2]
+    img = _convert_color(img, src_ch, spec.color)
+    return _resize_normalize(img, spec), src_ch
+
+
+def _jpeg_complete(buf: "np.ndarray") -> bool:
+    if buf.size < 4 or buf[0] != 0xFF or buf[1] != 0xD8:
+        return True  # not a JPEG at all: let imdecode decide
+    tail = buf[-64:].tobytes()
+    return b"\xff\xd9" in tail
+
+
+def _convert_color(img: "np.ndarray", src_ch: int, color: Color) -> "np.ndarray":
+    import cv2
+
+    if color == Color.GRAY:
+        if src_ch == 1:
+            out = img
+        else:
+            out = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY if src_ch == 4 else cv2.COLOR_BGR2GRAY)
+        return out.reshape(out.shape[0], out.shape[1], 1)
+    if src_ch == 1:
+        code = cv2.COLOR_GRAY2RGB if color == Color.RGB else cv2.COLOR_GRAY2BGR
+    elif src_ch == 4:
+        code = cv2.COLOR_BGRA2RGB if color == Color.RGB else cv2.COLOR_BGRA2BGR
+    else:
+        code = cv2.COLOR_BGR2RGB if color == Color.RGB else None
+    return img if code is None else cv2.cvtColor(img, code)
+
+
+def _resize_normalize(img: "np.ndarray", spec: PreprocessSpec) -> "np.ndarray":
+    import cv2
+    import numpy as np
+
+    ch = img.shape[2]
+    mean, std = spec.mean_std()
+    if spec.size is None:
+        th, tw = img.shape[:2]
+    else:
+        th, tw = spec.size
+    ih, iw = img.shape[:2]
+    pad = None
+    if (ih, iw) != (th, tw):
+        if spec.resize == Resize.STRETCH:
+            img = _resize(img, tw, th)
+        elif spec.resize == Resize.CROP:
+            s = max(th / ih, tw / iw)
+            nh, nw = max(th, round(ih * s)), max(tw, round(iw * s))
+            img = _resize(img, nw, nh)
+            y, x = (nh - th) // 2, (nw - tw) // 2
+            img = img[y : y + th, x : x + tw]
+        else:  # letterbox
+            s = min(th / ih, tw / iw)
+            nh, nw = min(th, max(1, round(ih * s))), min(tw, max(1, round(iw * s)))
+            img = _resize(img, nw, nh)
+            y, x = (th - nh) // 2, (tw - nw) // 2
+            pad = ((y, th - nh - y), (x, tw - nw - x), (0, 0))
+    img = img.reshape(img.shape[0], img.shape[1], ch)
+    out = (img.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    if pad is not None:
+        out = np.pad(out, pad, constant_values=0.0)  # padding is "the mean pixel" after normalization
+    return out
+
+
+def _resize(img: "np.ndarray", w: int, h: int) -> "np.ndarray":
+    import cv2
+
+    shrinking = w * h < img.shape[0] * img.shape[1]
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def _decode_one(path: Path, spec: PreprocessSpec) -> DecodedImage:
+    try:
+        tensor, src = load_image(path, spec)
+        return DecodedImage(path, tensor, "", src)
+    except ImageDecodeError as exc:
+        return DecodedImage(path, None, str(exc), 0)
+
+
+def decode_images(
+    paths: Sequence[Path], spec: PreprocessSpec, *, workers: int | None = None, cancel: CancelToken | None = None
+) -> Iterator[DecodedImage]:
+    """Decodes ``paths`` on all cores, yielding results in input order."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(paths) < 4:
+        for p in paths:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            yield _decode_one(p, spec)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edgeq-decode") as pool:
+        window = workers * 4
+        pending = [pool.submit(_decode_one, p, spec) for p in paths[:window]]
+        nxt = len(pending)
+        while pending:
+            if cancel is not None and cancel.cancelled:
+                for f in pending:
+                    f.cancel()
+                cancel.raise_if_cancelled()
+            yield pending.pop(0).result()
+            if nxt < len(paths):
+                pending.append(pool.submit(_decode_one, paths[nxt], spec))
+                nxt += 1
+
+
+def prepare_calibration(
+    folder: str | os.PathLike[str],
+    spec: PreprocessSpec,
+    *,
+    num: int = 200,
+    seed: int = 0,
+    allow_fewer: bool = False,
+    cancel: CancelToken | None = None,
+) -> Iterator[Event]:
+    """Finds, samples, decodes and preprocesses calibration images.
+
+    A seeded random sample of ``num`` images is drawn; unreadable files are skipped (and listed)
+    and replaced by the next images of the same seeded order.
+
+    Yields:
+        Stage/Progress/Log events, then ``Done(CalibrationSet)``.
+
+    Raises:
+        CalibrationDataError: no folder, no images, or fewer usable images than ``num``
+            (unless ``allow_fewer``).
+    """
+    import numpy as np
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CalibrationDataError(
+            f"calibration folder {folder} does not exist" if not folder.exists() else f"{folder} is not a folder",
+            hint="pass a folder of images with --calib",
+        )
+    if num < 1:
+        raise CalibrationDataError("--num-calib must be at least 1", hint="e.g. --num-calib 200")
+    images, others = list_images(folder)
+    skipped = [{"file": str(p.relative_to(folder)), "reason": "not an image file"} for p in others]
+    if not images:
+        what = f"only {len(others)} non-image file(s), e.g. {others[0].name}" if others else "no files"
+        raise CalibrationDataError(
+            f"calibration folder {folder} has no images ({what})",
+            hint=f"put {', '.join(IMAGE_EXTENSIONS)} files in it, or pass another --calib",
+        )
+    order = np.random.default_rng(seed).permutation(len(images))
+    ordered = [images[i] for i in order]
+    yield Stage("calibration", f"Decoding calibration images from {folder}", total=min(num, len(images)))
+    tensors, used, gray = [], [], 0
+    pos = 0
+    while len(tensors) < num and pos < len(ordered):
+        batch = ordered[pos : pos + (num - len(tensors))]
+        pos += len(batch)
+        for d in decode_images(batch, spec, cancel=cancel):
+            if d.tensor is None:
+                skipped.append({"file": str(d.path.relative_to(folder)), "reason": d.error})
+                continue
+            tensors.append(d.tensor)
+            used.append(str(d.path.relative_to(folder)))
+            gray += int(d.source_channels == 1 and spec.channels == 3)
+            yield Progress("calibration", len(tensors), min(num, len(images)))
+    bad = [s for s in skipped if s["reason"] != "not an image file"]
+    if bad:
+        yield Log(
+            f"skipped {len(bad)} unreadable image(s) in {folder}: "
+            + ", ".join(f"{s['file']} ({s['reason']})" for s in bad[:3])
+            + (" …" if len(bad) > 3 else ""),
+            LogLevel.WARNING,
+            "calib-skipped",
+        )
+    if not tensors or (len(tensors) < num and not allow_fewer):
+        raise CalibrationDataError(
+            f"calibration folder {folder} has {len(tensors)} usable image(s), --num-calib asks for {num}",
+            hint="add images, lower --num-calib, or pass --allow-fewer" if tensors else "add readable images to the folder",
+        )
+    if len(tensors) < num:
+        yield Log(f"using {len(tensors)} calibration images (fewer than the {num} asked for)", LogLevel.WARNING, "calib-fewer")
+    if gray:
+        yield Log(
+            f"{gray} calibration image(s) are grayscale; converted to 3-channel {spec.color} for this RGB model",
+            LogLevel.WARNING,
+            "calib-grayscale",
+        )
+    yield Done(
+        CalibrationSet(
+            folder=folder,
+            spec=spec,
+            tensors=np.stack(tensors).astype(np.float32),
+            files=used,
+            skipped=skipped,
+            gray_sources=gray,
+            requested=num,
+            seed=seed,
+            candidates=len(images),
+        )
+    )
