@@ -1,0 +1,1 @@
+"""Device profiles, transports and backends for on-device profiling."""

@@ -1,0 +1,1 @@
+"""Accuracy evaluation, per-layer error, mixed precision and drift checks."""
