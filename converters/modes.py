@@ -44,6 +44,20 @@ def _run(converter: Any, mode: Mode) -> bytes:
         raise ConversionError(f"{mode} conversion failed: {detail}", hint=_hint_for(detail, mode)) from None
 
 
+def _enforce_strict(data: bytes, mode: Mode) -> bytes:
+    """TFLiteConverter may keep float ops even when only integer op sets are allowed; check."""
+    from edgeq.tflite import describe_tflite
+
+    left = describe_tflite(data)["float_ops"]
+    if left:
+        raise ConversionError(
+            f"{mode} conversion failed: --strict-int, but these ops stayed float: {', '.join(left)}",
+            hint="integer-only hardware (Edge TPU) cannot run them: change those layers, or drop --strict-int "
+            "to let them fall back to float on the CPU",
+        )
+    return data
+
+
 def _first_error_line(text: str) -> str:
     for line in text.splitlines():
         s = line.strip()
@@ -131,8 +145,8 @@ class _Int8:
         _static(c, tf, options, representative, self.mode)
         if options.strict_int:
             c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        else:
-            c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+            return _enforce_strict(_run(c, self.mode), self.mode)
+        c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
         return _run(c, self.mode)
 
 
@@ -151,7 +165,8 @@ class _Int16x8:
         _static(c, tf, options, representative, self.mode)
         ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
         c.target_spec.supported_ops = ops if options.strict_int else [*ops, tf.lite.OpsSet.TFLITE_BUILTINS]
-        return _run(c, self.mode)
+        data = _run(c, self.mode)
+        return _enforce_strict(data, self.mode) if options.strict_int else data
 
 
 for _c in (_Float32(), _Float16(), _Dynamic(), _Int8(), _Int16x8()):

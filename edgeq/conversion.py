@@ -185,8 +185,13 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
     model_path = Path(req.model)
     out = Path(req.out)
     names = [MANIFEST] + [variant_filename(model_path, m) for m in modes]
-    if not model_path.exists():
-        raise ModelLoadError(f"model {model_path} does not exist", hint="check the path (a .keras, .h5 or SavedModel folder)")
+    from edgeq.modelio import detect_kind
+
+    if detect_kind(model_path) == "tflite":
+        raise ModelLoadError(
+            f"{model_path} is already a .tflite model; convert needs the source model",
+            hint="pass the .keras/.h5/SavedModel it was made from ('edgeq eval'/'edgeq profile' take .tflite files)",
+        )
     prepare_output_dir(out, overwrite=req.overwrite, owned_names=names)
 
     warnings: list[dict[str, str]] = []

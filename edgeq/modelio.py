@@ -220,7 +220,7 @@ def load_model(path: str | Path, *, trust_model: bool = False) -> LoadedModel:
                 hint="if you trust this file, re-run with --trust-model",
             ) from None
         raise ModelLoadError(f"cannot load {path}: {str(exc).splitlines()[0][:300]}", hint=_custom_hint(exc)) from None
-    except (TypeError, OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+    except (TypeError, OSError, KeyError, EOFError, NotImplementedError, zipfile.BadZipFile) as exc:
         raise ModelLoadError(
             f"cannot load {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
             hint=_custom_hint(exc),

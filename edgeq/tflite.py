@@ -33,12 +33,20 @@ def runtime_version() -> str:
         return "unknown"
 
 
-def load_interpreter(model: bytes | str | Path, *, threads: int | None = None, preserve: bool = False) -> Any:
-    """Creates and allocates an interpreter; allocation errors surface here."""
+def load_interpreter(model: bytes | str | Path, *, threads: int | None = None, preserve: bool = False,
+                     delegates: bool = True) -> Any:
+    """Creates and allocates an interpreter; allocation errors surface here.
+
+    Args:
+        delegates: apply the default delegates (XNNPACK), as deployment does; without them the
+            op list shows the model's own ops instead of DELEGATE nodes.
+    """
     cls = interpreter_class()
     kw: dict[str, Any] = {"num_threads": threads} if threads else {}
     if preserve:
         kw["experimental_preserve_all_tensors"] = True
+    if not delegates or preserve:
+        kw["experimental_op_resolver_type"] = _op_resolver().BUILTIN_WITHOUT_DEFAULT_DELEGATES
     from edgeq.native import captured_fds
 
     try:
@@ -51,6 +59,14 @@ def load_interpreter(model: bytes | str | Path, *, threads: int | None = None, p
         raise ModelLoadError(f"not a valid .tflite model: {str(exc).splitlines()[0][:200]}", hint="re-convert it") from None
     it.allocate_tensors()
     return it
+
+
+def _op_resolver() -> Any:
+    try:
+        from ai_edge_litert.interpreter import OpResolverType
+    except ImportError:  # pragma: no cover
+        from tflite_runtime.interpreter import OpResolverType  # type: ignore[no-redef]
+    return OpResolverType
 
 
 def _quant(detail: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +95,7 @@ def _io(detail: dict[str, Any]) -> dict[str, Any]:
 def describe_tflite(model: bytes | str | Path) -> dict[str, Any]:
     """Op counts by type and by dtype, I/O dtypes and quantization params, tensor dtypes."""
     data = Path(model).read_bytes() if not isinstance(model, (bytes, bytearray)) else bytes(model)
-    it = load_interpreter(data)
+    it = load_interpreter(data, delegates=False)
     tensors = {t["index"]: t for t in it.get_tensor_details()}
     ops = it._get_ops_details()  # noqa: SLF001 - the public API has no op listing
     by_type: Counter[str] = Counter()
