@@ -209,6 +209,19 @@ def decode_images(
                 cancel.raise_if_cancelled()
             yield _decode_one(p, spec)
         return
+    import cv2
+
+    # One image per thread: OpenCV's own internal threads would oversubscribe the cores and
+    # halve the gain, so they are switched off while the pool runs (and restored after).
+    saved_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield from _decode_pool(paths, spec, workers, cancel)
+    finally:
+        cv2.setNumThreads(saved_threads)
+
+
+def _decode_pool(paths: Sequence[Path], spec: PreprocessSpec, workers: int, cancel: CancelToken | None) -> Iterator[DecodedImage]:
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edgeq-decode") as pool:
         window = workers * 4
         pending = [pool.submit(_decode_one, p, spec) for p in paths[:window]]
