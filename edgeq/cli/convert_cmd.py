@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"variant to produce, repeatable: {', '.join(MODES)} (default: all with --calib)")
     g = p.add_argument_group("calibration and preprocessing")
     g.add_argument("--calib", help="folder of your images (searched recursively) for static quantization")
-    g.add_argument("--num-calib", type=int, default=200, help="images to sample for calibration (default 200)")
+    g.add_argument("--num-calib", type=int, default=None,
+                   help="images to sample for calibration (default 200; with --example, all it bundles)")
     g.add_argument("--seed", type=int, default=0, help="seed of the calibration sample (default 0)")
     g.add_argument("--allow-fewer", action="store_true", help="calibrate with fewer images than --num-calib")
     g.add_argument("--num-check", type=int, default=100, help="samples the convert-time check compares (default 100)")
@@ -38,6 +39,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")
     q.add_argument("--strict-int", action="store_true", help="fail rather than keep float ops (Edge TPU needs this)")
     q.add_argument("--target", choices=["edgetpu"], help="also check Edge TPU compatibility and run edgetpu_compiler")
+    q.add_argument("--engine", choices=["tflite-converter", "litert-quantizer"],
+                   help="who makes int8: TFLiteConverter (default) or litert-quantizer (from the float32 model)")
+    q.add_argument("--calibration", choices=["min-max", "moving-average", "auto"],
+                   help="range calibration: min-max (default); litert-quantizer also moving-average, or auto "
+                        "(tries both, keeps the one closest to float on your images)")
+    mp = p.add_argument_group("automatic mixed precision")
+    mp.add_argument("--max-drop", type=float, metavar="PP",
+                    help="keep the most sensitive ops in float until int8's top-1 drop vs float on --data is ≤ PP points")
+    mp.add_argument("--data", help="labelled images (one subfolder per class) that --max-drop measures accuracy on")
+    mp.add_argument("--data-preprocess", choices=["raw", "unit", "symmetric", "imagenet", "caffe"],
+                    help="preset for --data when it differs from calibration's (default: the same)")
     p.add_argument("--trust-model", action="store_true", help="allow Lambda layers (runs code stored in the model file)")
     p.add_argument("--json", action="store_true", help="print the manifest JSON on stdout instead of a table")
     p.add_argument("--verbose", "-v", action="store_true", help="show more progress detail")
@@ -61,6 +73,10 @@ def build_request(args: argparse.Namespace, argv_text: str) -> Any:
         color = color or ex.preprocess.get("color")
         labels = ex.labels
         out = out or "edgeq-out/example"
+        if args.num_calib is None and calib == str(ex.calib):
+            from edgeq.calibration import list_images
+
+            args.num_calib = len(list_images(ex.calib)[0])
     if not model:
         raise UsageError("no model given", hint="pass a model path, or --example to try the bundled one")
     if out is None:
@@ -70,10 +86,13 @@ def build_request(args: argparse.Namespace, argv_text: str) -> Any:
         out = str(Path("edgeq-out") / (p.name if p.is_dir() else p.stem))
     return ConvertRequest(
         model=model, out=out, calib=calib, modes=args.mode or [], preset=preset, color=color, resize=resize,
-        mean=tuple(args.mean), std=tuple(args.std), num_calib=args.num_calib, num_check=args.num_check,
+        mean=tuple(args.mean), std=tuple(args.std), num_calib=args.num_calib or 200, num_check=args.num_check,
         seed=args.seed, allow_fewer=args.allow_fewer, io=args.io, per_tensor=args.per_tensor,
         strict_int=args.strict_int, trust_model=args.trust_model, overwrite=args.overwrite, target=args.target,
         labels=labels, command=argv_text,
+        max_drop=getattr(args, "max_drop", None), data=getattr(args, "data", None),
+        data_preset=getattr(args, "data_preprocess", None),
+        engine=getattr(args, "engine", None), calibration_method=getattr(args, "calibration", None),
     )
 
 

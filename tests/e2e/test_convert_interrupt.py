@@ -1,0 +1,46 @@
+"""Ctrl-C during a real `edgeq convert` process: exit 130, finished variants kept, manifest marked partial."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from edgeq_testing import write_images
+
+
+def test_sigint_keeps_finished_variants_and_marks_partial(tiny_keras: Path, tmp_path: Path) -> None:
+    write_images(tmp_path / "calib", 400, size=(64, 64))
+    out = tmp_path / "out"
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeq", "convert", str(tiny_keras), "--calib", str(tmp_path / "calib"),
+         "--num-calib", "400", "--num-check", "400", "--mode", "float32", "--mode", "int8", "--mode", "int16x8",
+         "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.time() + 240
+    seen = []
+    assert proc.stderr is not None
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if line.startswith("float32:"):  # the first variant is written and checked
+            proc.send_signal(signal.SIGINT)
+            break
+    _, rest = proc.communicate(timeout=120)
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 130, stderr
+    assert "edgeq: cancelled" in stderr and "Traceback" not in stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "partial"
+    assert "Ctrl-C" in manifest["partial_reason"] or "interrupt" in manifest["partial_reason"]
+    assert [v["mode"] for v in manifest["variants"]][0] == "float32"
+    assert (out / "tiny.float32.tflite").exists()
+    assert not list(out.glob(".*.tmp")), "no half-written temp files"
