@@ -118,8 +118,8 @@ class DeviceProfile:
             raise bad("affinity", "CPU numbers must be >= 0")
         if not PurePosixPath(self.work_dir).is_absolute():
             raise bad("work_dir", f"must be an absolute path on the device, got {self.work_dir!r}")
-        if not self.python.strip():
-            raise bad("python", "must name the Python command on the device")
+        if not self.python.strip() and self.transport != "local":
+            raise bad("python", "must name the Python command on the device (\"\" means edgeq's own Python, local devices only)")
         for key in ("command_timeout", "run_timeout"):
             if getattr(self, key) <= 0:
                 raise bad(key, "must be a positive number of seconds")
@@ -137,7 +137,12 @@ class DeviceProfile:
 
     @property
     def python_argv(self) -> list[str]:
-        """The Python command on the device as an argv list (``"python3 -X utf8"`` → two words)."""
+        """The Python command on the device as an argv list (``"python3 -X utf8"`` → two words);
+        ``""`` on a local device is the Python running edgeq (which has ai-edge-litert)."""
+        if not self.python.strip():
+            import sys
+
+            return [sys.executable]
         return shlex.split(self.python)
 
     @property

@@ -28,6 +28,7 @@ import time
 
 EXIT_ERROR = 3
 EXIT_HANGUP = 4
+HANGUP_DIR = [""]  # our temp folder, removed if the host goes away (stdin closes or stdout breaks)
 _out_lock = threading.Lock()
 _pending = []
 _last_flush = [0.0]
@@ -180,10 +181,11 @@ def watch_stdin(remove_dir):
     """Exits (after removing our temp folder) when stdin closes: edgeq or its connection is gone."""
 
     def watch():
+        # os.read on the raw fd: a BufferedReader held by a daemon thread blocks interpreter exit.
         try:
-            while sys.stdin.buffer.read(4096):
+            while os.read(0, 4096):
                 pass
-        except Exception:
+        except OSError:
             pass
         if remove_dir:
             safe_rmtree(remove_dir)
@@ -404,6 +406,7 @@ def main(argv=None):
     p.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes (host gone)")
     p.add_argument("--remove-dir-on-hangup", default="")
     args = p.parse_args(argv)
+    HANGUP_DIR[0] = args.remove_dir_on_hangup
     if args.watch_stdin:
         watch_stdin(args.remove_dir_on_hangup)
     if args.affinity:
@@ -448,6 +451,8 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except BrokenPipeError:  # the host went away mid-write
+        if HANGUP_DIR[0]:
+            safe_rmtree(HANGUP_DIR[0])
         os._exit(EXIT_HANGUP)
     except KeyboardInterrupt:
         os._exit(130)
