@@ -63,6 +63,14 @@ class ConvertRequest:
     target: str | None = None
     labels: list[str] | None = None
     command: str = ""
+    # Automatic mixed precision (edgeq.evaluation.mixed): keep ops in float until the top-1 drop on
+    # ``data`` is within ``max_drop`` percentage points; ``data_preset`` overrides the preset for ``data``.
+    max_drop: float | None = None
+    data: str | None = None
+    data_preset: str | None = None
+    # Which engine makes the calibrated modes (converters.registry.Engine) and how it calibrates.
+    engine: str | None = None
+    calibration_method: str | None = None
 
     def resolved_modes(self) -> list[Mode]:
         if self.modes:
@@ -175,7 +183,22 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
     modes = req.resolved_modes()
     options = req.options()
     check_options(modes, options)
+    if req.engine is not None or req.calibration_method is not None:
+        from edgeq.converters.registry import get_engine_converter
+
+        for m in modes:
+            if get_converter(m).needs_calibration:
+                get_engine_converter(m, req.engine, req.calibration_method)
     needs_calib = [m for m in modes if get_converter(m).needs_calibration]
+    if req.max_drop is not None and not req.data:
+        raise UsageError("--max-drop needs labelled images to measure the drop on",
+                         hint="add --data FOLDER (one subfolder per class), or drop --max-drop")
+    if req.max_drop is not None and not req.calib:
+        raise UsageError("--max-drop starts from a calibrated int8 model", hint="add --calib FOLDER")
+    if req.max_drop is not None:
+        from edgeq.evaluation.dataset import find_dataset
+
+        find_dataset(req.data)  # a missing folder or an empty class folder fails before any work
     if needs_calib and not req.calib:
         raise UsageError(
             f"mode {', '.join(needs_calib)} needs calibration images", hint="pass --calib FOLDER (your own images)"
@@ -185,6 +208,8 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
     model_path = Path(req.model)
     out = Path(req.out)
     names = [MANIFEST] + [variant_filename(model_path, m) for m in modes]
+    if req.max_drop is not None:
+        names.append(variant_filename(model_path, "int8-mixed"))
     from edgeq.modelio import detect_kind
 
     if detect_kind(model_path) == "tflite":
@@ -279,9 +304,15 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
         representative = _representative(samples) if samples is not None else None
         for mode in modes:
             cancel.raise_if_cancelled()
-            record = yield from _one_variant(model, mode, options, representative, samples, check_x, ref, out, cancel)
+            record = yield from _one_variant(model, mode, options, representative, samples, check_x, ref, out, cancel,
+                                             engine=req.engine, calibration=req.calibration_method)
             manifest["variants"].append(record)
             yield VariantDone(str(mode), record["status"] == "ok", record)
+        if req.max_drop is not None:
+            from edgeq.evaluation.mixed import run_for_convert
+
+            manifest["mixed_precision"] = yield from run_for_convert(req, model, spec, samples, manifest["variants"],
+                                                                     out, cancel)
         model.close()
         _size_ratios(manifest["variants"])
         if req.target == "edgetpu":
@@ -322,13 +353,17 @@ def _representative(samples: Any) -> Any:
 
 
 def _one_variant(model: Any, mode: Mode, options: ConvertOptions, representative: Any, samples: Any,
-                 check_x: Any, ref: Any, out: Path, cancel: CancelToken) -> Iterator[Event]:
+                 check_x: Any, ref: Any, out: Path, cancel: CancelToken, *, engine: str | None = None,
+                 calibration: str | None = None) -> Iterator[Event]:
     """Converts, checks and writes one variant; returns its manifest record (never raises EdgeqError)."""
-    from edgeq.converters.registry import get_converter
+    from edgeq.converters.registry import get_converter, get_engine_converter
 
     conv = get_converter(mode)
+    if conv.needs_calibration:
+        conv = get_engine_converter(mode, engine, calibration)
     fname = variant_filename(Path(model.path), mode)
-    record: dict[str, Any] = {"mode": str(mode), "summary": conv.summary, "status": "failed", "file": None, "error": None}
+    record: dict[str, Any] = {"mode": str(mode), "summary": conv.summary, "status": "failed", "file": None, "error": None,
+                              "engine": str(getattr(conv, "engine", "tflite-converter")), "calibration": None}
     total = len(samples) if conv.needs_calibration and samples is not None else None
     yield Stage("convert", f"Converting {mode}", total=total, variant=str(mode))
     counter = [0]
@@ -408,8 +443,14 @@ def _one_variant(model: Any, mode: Mode, options: ConvertOptions, representative
         tflite=info,
         checks=checks,
     )
+    if conv.needs_calibration:  # after convert(): "auto" has resolved to the method it kept
+        record["calibration"] = str(getattr(conv, "calibration", "min-max"))
+        if getattr(conv, "candidates", None):
+            record["calibration_candidates"] = conv.candidates
     agree = f", top-1 agreement {checks['top1_agreement']:.1%}" if "top1_agreement" in checks else ""
-    yield Log(f"{mode}: {len(data) / 1024:.1f} KiB, SQNR {checks['sqnr_db']} dB{agree}")
+    sqnr = checks["sqnr_db"]
+    sqnr_text = f"{sqnr:.1f}" if isinstance(sqnr, float) else str(sqnr)
+    yield Log(f"{mode}: {len(data) / 1024:.1f} KiB, SQNR {sqnr_text} dB{agree}")
     return record
 
 

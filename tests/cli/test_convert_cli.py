@@ -100,14 +100,12 @@ def test_grayscale_images_for_rgb_model_convert_with_warning(run_cli, tiny_keras
 
 
 def test_keras2_h5_and_savedmodel_load(run_cli, tmp_path: Path) -> None:
-    """A legacy Keras 2 .h5 (written by tf_keras in a separate process) and a SavedModel folder."""
+    """A real Keras 2 .h5 (tests/data, written by tf_keras) and a SavedModel folder written here."""
+    import shutil
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "data" / "keras2_legacy.h5", tmp_path / "old.h5")
     script = f"""
-import os
-os.environ['TF_USE_LEGACY_KERAS'] = '1'
-import tf_keras as k, tensorflow as tf
-m = k.Sequential([k.layers.InputLayer((16, 16, 3)), k.layers.Rescaling(1/127.5, offset=-1),
-                  k.layers.Conv2D(4, 3, activation='relu'), k.layers.GlobalAveragePooling2D(), k.layers.Dense(3, activation='softmax')])
-m.save(r'{tmp_path / "old.h5"}', save_format='h5')
+import tensorflow as tf
 class M(tf.Module):
     def __init__(self):
         self.w = tf.Variable(tf.random.stateless_normal((16 * 16 * 3, 5), seed=(1, 2)))
