@@ -122,3 +122,57 @@ def check_options(modes: list[Mode], options: ConvertOptions) -> None:
             )
     if (options.per_tensor or options.strict_int) and not any(m in (Mode.INT8, Mode.INT16X8) for m in modes):
         raise UsageError("--per-tensor/--strict-int only apply to --mode int8 or int16x8", hint="add --mode int8")
+
+
+# --- Engines: who produces a mode. TFLiteConverter (the registry above) is the default engine;
+# other engines register a factory per mode that takes the requested calibration method.
+
+
+class Engine(enum.StrEnum):
+    TFLITE_CONVERTER = "tflite-converter"
+    LITERT_QUANTIZER = "litert-quantizer"
+
+
+EngineFactory = Callable[[str | None], Converter]
+_ENGINES: dict[tuple[Engine, Mode], EngineFactory] = {}
+_ENGINE_MODULES = {Engine.LITERT_QUANTIZER: "edgeq.converters.litert_quantizer"}
+TFLITE_CONVERTER_CALIBRATIONS = ("min-max",)
+
+
+def register_engine(engine: Engine, mode: Mode, factory: EngineFactory) -> None:
+    _ENGINES[(Engine(engine), Mode(mode))] = factory
+
+
+def parse_engine(value: str | None) -> Engine:
+    if value is None:
+        return Engine.TFLITE_CONVERTER
+    try:
+        return Engine(value)
+    except ValueError:
+        raise UsageError(f"unknown --engine '{value}'", hint=f"choose from: {', '.join(e.value for e in Engine)}") from None
+
+
+def get_engine_converter(mode: Mode | str, engine: str | None = None, calibration: str | None = None) -> Converter:
+    """The converter of ``mode`` by ``engine`` (a fresh instance for non-default engines).
+
+    Raises:
+        UsageError: unknown engine, an engine that cannot make ``mode``, an unsupported calibration.
+    """
+    import importlib
+
+    eng = parse_engine(engine)
+    mode = parse_mode(str(mode))
+    if eng == Engine.TFLITE_CONVERTER:
+        conv = get_converter(mode)
+        if calibration is not None and conv.needs_calibration and calibration not in TFLITE_CONVERTER_CALIBRATIONS:
+            raise UsageError(f"--calibration {calibration} is not offered by the tflite-converter engine",
+                             hint="it calibrates with min-max; use --engine litert-quantizer for other methods")
+        return conv
+    if (eng, mode) not in _ENGINES and eng in _ENGINE_MODULES:
+        importlib.import_module(_ENGINE_MODULES[eng])
+    factory = _ENGINES.get((eng, mode))
+    if factory is None:
+        ok = sorted(m.value for e, m in _ENGINES if e == eng)
+        raise UsageError(f"--engine {eng} cannot make --mode {mode}",
+                         hint=f"it makes {', '.join(ok) or 'nothing here'}; use --engine tflite-converter for {mode}")
+    return factory(calibration)

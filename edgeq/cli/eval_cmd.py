@@ -1,0 +1,88 @@
+"""``edgeq eval``: accuracy of every variant on your labelled images, side by side, with a verdict."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from typing import Any
+
+from edgeq.cli.context import Env
+from edgeq.errors import ExitStatus
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="+", metavar="MODEL",
+                   help="a results folder (edgeq convert --out), or .tflite files")
+    p.add_argument("--data", "-d", required=True,
+                   help="evaluation images: one subfolder per class, a flat folder with --csv, or unlabelled")
+    p.add_argument("--reference", help="float .tflite to compare with (default: the float32 variant)")
+    p.add_argument("--csv", help="labels CSV with rows 'file,label' (file relative to --data)")
+    p.add_argument("--labels", help="class names, one per line, in model-output order (default: sorted folder names)")
+    p.add_argument("--top-k", type=int, help="report top-k accuracy (default 5 when there are ≥ 5 classes)")
+    p.add_argument("--max-drop", type=float, default=1.0,
+                   help="top-1 drop vs float (percentage points) the recommendation accepts (default 1.0)")
+    p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images")
+    p.add_argument("--workers", type=int, help="worker threads (default: every core)")
+    g = p.add_argument_group("preprocessing (default: as recorded in the results folder's manifest)")
+    g.add_argument("--preprocess", choices=["raw", "unit", "symmetric", "imagenet", "caffe", "custom"])
+    g.add_argument("--color", choices=["rgb", "bgr", "gray"])
+    g.add_argument("--resize", choices=["stretch", "crop", "letterbox"])
+    g.add_argument("--mean", type=float, nargs="+", default=(), help="custom per-channel mean (0..255 scale)")
+    g.add_argument("--std", type=float, nargs="+", default=(), help="custom per-channel std (0..255 scale)")
+    p.add_argument("--no-drift", action="store_true", help="skip the calibration-vs-evaluation drift check")
+    p.add_argument("--no-save", action="store_true", help="do not write runs/eval-*.json into the results folder")
+    p.add_argument("--json", action="store_true", help="print the eval document on stdout instead of a table")
+    p.add_argument("--verbose", "-v", action="store_true", help="show more progress detail")
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    from edgeq import api
+    from edgeq.cli.progress import consume
+    from edgeq.events import CancelToken
+
+    argv_text = "edgeq " + shlex.join(getattr(args, "_argv", ["eval"]))
+    req = api.EvalRequest(
+        targets=list(args.models), data=args.data, reference=args.reference, csv=args.csv, labels=args.labels,
+        preset=args.preprocess, color=args.color, resize=args.resize, mean=tuple(args.mean), std=tuple(args.std),
+        top_k=args.top_k, max_drop=args.max_drop, limit=args.limit, workers=args.workers, drift=not args.no_drift,
+        write=not args.no_save, command=argv_text,
+    )
+    cancel = CancelToken()
+    result = consume(api.evaluate(req, cancel=cancel), env, cancel, verbose=args.verbose)
+    doc = result.to_dict()
+    if args.json:
+        env.out(json.dumps(doc, indent=2))
+    else:
+        print_table(doc, env)
+        rec = doc.get("recommendation")
+        if rec:
+            env.out(("recommended: " if rec["met"] else "no variant meets the target: ") + rec["reason"])
+        if result.path is not None:
+            env.err(f"wrote {result.path}")
+    return ExitStatus.PARTIAL if result.partial else ExitStatus.OK
+
+
+def _pct(v: Any) -> str:
+    return f"{v:.2%}" if isinstance(v, float) else "–"
+
+
+def _num(v: Any, fmt: str) -> str:
+    return format(v, fmt) if isinstance(v, (int, float)) else (str(v) if v is not None else "–")
+
+
+def print_table(doc: dict[str, Any], env: Env) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    d = doc["data"]
+    t = Table(title=f"{d['images']} images from {d['folder']} ({d['kind']})", title_justify="left")
+    for col in ("variant", "engine/calibration", "KiB", "top-1", "top-5", "drop pp", "agree", "KL", "SQNR dB", "note"):
+        t.add_column(col, justify="left" if col in ("variant", "engine/calibration", "note") else "right")
+    for v in doc["variants"]:
+        m = v.get("metrics") or {}
+        note = "reference" if v.get("reference") else (v["error"]["message"] if v.get("error") else "")
+        t.add_row(v["mode"], "/".join(x for x in (v.get("engine"), v.get("calibration")) if x) or "–", f"{v['bytes'] / 1024:.1f}", _pct(m.get("top1")), _pct(m.get("top5")),
+                  _num(v.get("drop_pp"), ".2f"), _pct(m.get("agreement_top1")), _num(m.get("kl_divergence"), ".4f"),
+                  _num(m.get("sqnr_db"), ".1f"), note)
+    Console(file=env.stdout, width=150, highlight=False).print(t)

@@ -1,0 +1,121 @@
+"""Streaming accuracy and fidelity metrics of one variant, updated chunk by chunk.
+
+Sums are kept instead of outputs, so an evaluation set of any size costs constant memory, and the
+running top-1 can be reported after every chunk for live plots. The per-sample formulas are the
+ones of :mod:`edgeq.metrics` (KL over probabilities, cosine of flattened outputs, SQNR).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edgeq.metrics import as_probabilities
+
+
+def _r(v: float | None, nd: int = 6) -> float | str | None:
+    if v is None:
+        return None
+    if np.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if np.isnan(v):
+        return None
+    return round(float(v), nd)
+
+
+class Score:
+    """Accumulates one variant's outputs against labels and/or the reference outputs.
+
+    Args:
+        classes: number of classes when labelled (sizes the confusion matrix), else None.
+        classifier: outputs are class scores (enables top-k, agreement, KL).
+        top_k: the k of the top-k accuracy (5 by default; omitted with fewer classes).
+    """
+
+    def __init__(self, *, classes: int | None, classifier: bool, top_k: int = 5) -> None:
+        self.classes = classes
+        self.classifier = classifier
+        self.top_k = top_k
+        self.count = 0
+        self.correct = 0
+        self.correct_k = 0
+        self.confusion = np.zeros((classes, classes), np.int64) if classes else None
+        self.ref_count = 0
+        self.agree = 0
+        self.kl_sum = 0.0
+        self.cos_sum = 0.0
+        self.signal = 0.0
+        self.noise = 0.0
+        self.max_abs = 0.0
+
+    def update(self, outputs: np.ndarray, labels: np.ndarray | None, reference: np.ndarray | None) -> None:
+        """Adds a chunk: ``outputs`` (N, ...) float, ``labels`` (N,) int, ``reference`` (N, ...)."""
+        n = len(outputs)
+        if n == 0:
+            return
+        self.count += n
+        flat = outputs.reshape(n, -1).astype(np.float64)
+        if labels is not None and self.classifier:
+            pred = flat.argmax(-1)
+            self.correct += int(np.sum(pred == labels))
+            if self.confusion is not None:
+                np.add.at(self.confusion, (labels, np.minimum(pred, self.confusion.shape[1] - 1)), 1)
+            k = min(self.top_k, flat.shape[1])
+            topk = np.argpartition(-flat, k - 1, axis=1)[:, :k]
+            self.correct_k += int(np.sum(np.any(topk == labels[:, None], axis=1)))
+        if reference is not None:
+            ref = reference.reshape(n, -1).astype(np.float64)
+            self.ref_count += n
+            diff = ref - flat
+            self.signal += float(np.sum(ref**2))
+            self.noise += float(np.sum(diff**2))
+            self.max_abs = max(self.max_abs, float(np.max(np.abs(diff))))
+            na, nb = np.linalg.norm(ref, axis=1), np.linalg.norm(flat, axis=1)
+            ok = (na > 0) & (nb > 0)
+            cos = np.where(ok, np.sum(ref * flat, axis=1) / np.where(ok, na * nb, 1.0), np.where(na == nb, 1.0, 0.0))
+            self.cos_sum += float(np.sum(cos))
+            if self.classifier:
+                self.agree += int(np.sum(ref.argmax(-1) == flat.argmax(-1)))
+                p, q = as_probabilities(ref), as_probabilities(flat)
+                self.kl_sum += float(np.sum(p * (np.log(p + 1e-7) - np.log(q + 1e-7))))
+
+    @property
+    def top1(self) -> float | None:
+        return self.correct / self.count if self.count and self.confusion is not None else None
+
+    @property
+    def agreement(self) -> float | None:
+        return self.agree / self.ref_count if self.ref_count and self.classifier else None
+
+    def sqnr_db(self) -> float | None:
+        if not self.ref_count:
+            return None
+        if self.noise == 0:
+            return float("inf")
+        if self.signal == 0:
+            return float("-inf")
+        return float(10 * np.log10(self.signal / self.noise))
+
+    def to_dict(self, class_names: list[str] | None) -> dict[str, Any]:
+        """The ``metrics`` block of a variant in the eval document."""
+        labelled = self.confusion is not None and self.classifier
+        per_class = None
+        if labelled and class_names:
+            totals = self.confusion.sum(axis=1)
+            per_class = {name: (_r(self.confusion[i, i] / totals[i]) if totals[i] else None)
+                         for i, name in enumerate(class_names)}
+        n_out = self.confusion.shape[1] if self.confusion is not None else 0
+        return {
+            "count": self.count,
+            "top1": _r(self.top1) if labelled else None,
+            "top5": _r(self.correct_k / self.count) if labelled and self.count and n_out >= 5 and self.top_k == 5 else None,
+            "top_k": _r(self.correct_k / self.count) if labelled and self.count and self.top_k not in (1, 5) else None,
+            "per_class": per_class,
+            "confusion": self.confusion.tolist() if labelled else None,
+            "agreement_top1": _r(self.agreement),
+            "kl_divergence": _r(self.kl_sum / self.ref_count) if self.ref_count and self.classifier else None,
+            "cosine": _r(self.cos_sum / self.ref_count) if self.ref_count else None,
+            "sqnr_db": _r(self.sqnr_db(), 4),
+            "max_abs_error": _r(self.max_abs) if self.ref_count else None,
+        }

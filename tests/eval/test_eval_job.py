@@ -1,0 +1,160 @@
+"""`api.evaluate` on the bundled trained example: metrics, streaming, the document, drift, verdict."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from edgeq.events import Metric, Progress, VariantDone
+
+
+def _by_mode(doc: dict) -> dict:
+    return {v["mode"]: v for v in doc["variants"]}
+
+
+def test_known_good_int8_agrees_with_float(eval_run, example) -> None:
+    _, result = eval_run
+    doc = result.to_dict()
+    v = _by_mode(doc)
+    assert set(v) == {"float32", "float16", "dynamic", "int8", "int16x8"}
+    assert doc["reference"] == {"file": v["float32"]["file"], "mode": "float32"}
+    n_classes = len([d for d in example.val.iterdir() if d.is_dir()])
+    total = sum(1 for _ in example.val.rglob("*.png"))
+    int8 = v["int8"]["metrics"]
+    assert int8["count"] == total == doc["data"]["images"]
+    assert int8["agreement_top1"] >= 0.95, int8
+    assert v["float32"]["metrics"]["top1"] >= 0.7, "the example model is trained"
+    assert abs(v["int8"]["drop_pp"] - (v["float32"]["metrics"]["top1"] - int8["top1"]) * 100) < 1e-3
+    assert int8["top5"] is not None and int8["top5"] >= int8["top1"]
+    assert len(int8["per_class"]) == n_classes and set(int8["per_class"]) == set(doc["data"]["classes"])
+    conf = np.array(int8["confusion"])
+    assert conf.sum() == total and np.trace(conf) == round(int8["top1"] * total)
+    assert 0 <= int8["kl_divergence"] < 0.1 and int8["cosine"] > 0.99
+    assert v["int16x8"]["metrics"]["sqnr_db"] > int8["sqnr_db"] > 15
+    assert v["float32"]["metrics"]["agreement_top1"] is None, "the reference is not compared with itself"
+    assert v["int8"]["engine"] == "tflite-converter" and v["int8"]["calibration"] == "min-max"
+
+
+def test_events_stream_running_accuracy_per_variant(eval_run) -> None:
+    events, _ = eval_run
+    metrics = [e for e in events if isinstance(e, Metric)]
+    int8 = [m for m in metrics if m.variant == "int8"]
+    assert len(int8) >= 2, "one running-accuracy event per chunk"
+    assert [m.count for m in int8] == sorted(m.count for m in int8) and int8[0].name == "top1"
+    assert 0 <= int8[-1].value <= 1
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].done == progress[-1].total
+    assert {e.variant for e in events if isinstance(e, VariantDone)} >= {"int8", "dynamic"}
+
+
+def test_document_is_written_to_runs(eval_run, eval_results: Path) -> None:
+    _, result = eval_run
+    assert result.path is not None and result.path.parent == eval_results / "runs"
+    doc = json.loads(result.path.read_text())
+    assert doc["__meta__"]["kind"] == "eval" and doc["__meta__"]["schema_version"] == 1
+    assert doc["command"] == "edgeq eval out --data val" and doc["partial"] is False
+    assert doc["data"]["kind"] == "folders" and doc["data"]["preprocess"]["preset"] == "unit"
+    assert doc["data"]["stats"]["channels"] == 1 and 0 <= doc["data"]["stats"]["mean"][0] <= 1
+    assert doc == json.loads(json.dumps(result.to_dict()))
+
+
+def test_recommendation_is_the_smallest_within_target(eval_run) -> None:
+    _, result = eval_run
+    doc = result.to_dict()
+    rec = doc["recommendation"]
+    within = [v for v in doc["variants"] if v["drop_pp"] is not None and v["drop_pp"] <= rec["max_drop_pp"]]
+    assert rec["met"] and rec["variant"] == min(within, key=lambda v: v["bytes"])["mode"]
+    assert "pp" in rec["reason"] and "KiB" in rec["reason"]
+
+
+def test_good_calibration_has_no_input_drift(eval_run) -> None:
+    _, result = eval_run
+    drift = result.to_dict()["drift"]
+    assert not any("normalized differently" in w for w in drift["warnings"])
+    assert drift["input"]["channels"][0]["range_ratio"] > 0.5
+    assert drift["clipping"], "the int8 model's activations were checked"
+    assert all(0 <= c["saturated_fraction"] <= 1 for c in drift["clipping"])
+
+
+def test_bad_calibration_is_detected_and_loses_accuracy(bad_results: Path, example) -> None:
+    from edgeq import api
+    from edgeq.events import drain
+
+    res = drain(api.evaluate(api.EvalRequest(targets=[str(bad_results)], data=str(example.val), preset="unit",
+                                             write=False)))
+    doc = res.to_dict()
+    v = _by_mode(doc)
+    assert v["int8"]["drop_pp"] > 20, v["int8"]["metrics"]
+    warnings = " ".join(doc["drift"]["warnings"])
+    assert "normalized differently" in warnings and "calibration used --preprocess raw" in warnings
+    assert doc["drift"]["input"]["channels"][0]["range_ratio"] < 0.01
+    assert doc["recommendation"]["variant"] != "int8"
+
+
+def test_workers_do_not_change_results(eval_results: Path, val_subset: Path) -> None:
+    from edgeq import api
+    from edgeq.events import drain
+
+    docs = [drain(api.evaluate(api.EvalRequest(targets=[str(eval_results)], data=str(val_subset), workers=w, chunk=c,
+                                               write=False, drift=False))).to_dict() for w, c in ((1, 1000), (2, 7))]
+    for a, b in zip(*(d["variants"] for d in docs)):
+        assert a["metrics"] == b["metrics"], a["mode"]
+
+
+def test_unlabelled_folder_gives_agreement_only(eval_results: Path, val_subset: Path, tmp_path: Path) -> None:
+    from edgeq import api
+    from edgeq.events import drain
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for p in list(val_subset.rglob("*.png"))[:20]:
+        shutil.copy(p, flat / f"{p.parent.name}_{p.name}")
+    doc = drain(api.evaluate(api.EvalRequest(targets=[str(eval_results)], data=str(flat), write=False))).to_dict()
+    assert doc["data"]["kind"] == "unlabelled" and doc["data"]["classes"] is None
+    int8 = _by_mode(doc)["int8"]
+    assert int8["metrics"]["top1"] is None and int8["metrics"]["confusion"] is None
+    assert int8["metrics"]["agreement_top1"] >= 0.9 and int8["drop_pp"] is None
+    assert doc["recommendation"]["met"] and "disagreement" in doc["recommendation"]["reason"]
+
+
+def test_csv_labels_match_folder_labels(eval_results: Path, val_subset: Path, tmp_path: Path) -> None:
+    from edgeq import api
+    from edgeq.events import drain
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    rows = ["file,label"]
+    classes = sorted(d.name for d in val_subset.iterdir())
+    for d in classes:
+        for p in sorted((val_subset / d).iterdir()):
+            shutil.copy(p, flat / f"{d}-{p.name}")
+            rows.append(f"{d}-{p.name},{classes.index(d)}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    by_csv = drain(api.evaluate(api.EvalRequest(targets=[str(eval_results)], data=str(flat), csv=str(tmp_path / "labels.csv"),
+                                                write=False, drift=False))).to_dict()
+    by_dir = drain(api.evaluate(api.EvalRequest(targets=[str(eval_results)], data=str(val_subset), write=False,
+                                                drift=False))).to_dict()
+    assert by_csv["data"]["kind"] == "csv"
+    for a, b in zip(by_csv["variants"], by_dir["variants"]):
+        assert a["metrics"]["top1"] == b["metrics"]["top1"] and a["metrics"]["confusion"] == b["metrics"]["confusion"]
+
+
+def test_cancel_keeps_a_partial_document(eval_results: Path, val_subset: Path) -> None:
+    from edgeq import api
+    from edgeq.events import CancelToken, Done
+
+    cancel = CancelToken()
+    req = api.EvalRequest(targets=[str(eval_results)], data=str(val_subset), chunk=8, workers=1, write=False, drift=False)
+    result = None
+    for ev in api.evaluate(req, cancel=cancel):
+        if isinstance(ev, Metric) and not cancel.cancelled:
+            cancel.cancel("stop for the test")
+        if isinstance(ev, Done):
+            result = ev.result
+    doc = result.to_dict()
+    assert doc["partial"] is True and doc["partial_reason"] == "stop for the test"
+    counts = {v["metrics"]["count"] for v in doc["variants"]}
+    assert 0 < min(counts) < sum(1 for _ in val_subset.rglob("*.png")), "scored what finished before the cancel"

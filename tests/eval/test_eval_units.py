@@ -1,0 +1,81 @@
+"""Pure parts of evaluation: dataset discovery, streaming scores, drift statistics, recommendation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from edgeq_testing import write_images
+
+from edgeq.errors import DatasetError
+from edgeq.evaluation.dataset import find_dataset
+from edgeq.evaluation.drift import compare_inputs
+from edgeq.evaluation.job import recommend
+from edgeq.evaluation.scoring import Score
+from edgeq.metrics import compare_outputs
+
+
+def test_class_order_is_natural_and_labels_file_reorders(tmp_path: Path) -> None:
+    for name in ("10_x", "2_b", "1_a"):
+        write_images(tmp_path / name, 2, prefix=name)
+    d = find_dataset(tmp_path)
+    assert d.kind == "folders" and d.classes == ["1_a", "2_b", "10_x"]
+    assert d.labels == [0, 0, 1, 1, 2, 2]
+    d2 = find_dataset(tmp_path, classes=["10_x", "1_a", "2_b", "unused"])
+    assert d2.classes[0] == "10_x" and d2.labels == [1, 1, 2, 2, 0, 0]
+    with pytest.raises(DatasetError, match="not in the labels file"):
+        find_dataset(tmp_path, classes=["1_a"])
+
+
+def test_csv_with_names_and_header(tmp_path: Path) -> None:
+    write_images(tmp_path, 3)
+    (tmp_path / "l.csv").write_text("file,label\nimg_000.png,dog\nimg_001.png,cat\nimg_002.png,dog\n")
+    d = find_dataset(tmp_path, csv_path=tmp_path / "l.csv")
+    assert d.kind == "csv" and d.classes == ["cat", "dog"] and d.labels == [1, 0, 1]
+    (tmp_path / "bad.csv").write_text("img_000.png\n")
+    with pytest.raises(DatasetError, match="no label column"):
+        find_dataset(tmp_path, csv_path=tmp_path / "bad.csv")
+
+
+def test_streaming_score_matches_batch_metrics() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(50, 7)).astype(np.float32)
+    test = ref + rng.normal(scale=0.3, size=ref.shape).astype(np.float32)
+    labels = ref.argmax(-1)
+    s = Score(classes=7, classifier=True)
+    for a in range(0, 50, 13):
+        s.update(test[a : a + 13], labels[a : a + 13], ref[a : a + 13])
+    got = s.to_dict([str(i) for i in range(7)])
+    want = compare_outputs(ref, test, classifier=True)
+    assert got["agreement_top1"] == pytest.approx(want["top1_agreement"], abs=1e-6)
+    assert got["top1"] == got["agreement_top1"], "labels are the reference's predictions here"
+    assert got["kl_divergence"] == pytest.approx(want["kl_divergence"], abs=1e-5)
+    assert got["cosine"] == pytest.approx(want["cosine"], abs=1e-5)
+    assert got["sqnr_db"] == pytest.approx(want["sqnr_db"], abs=1e-3)
+    assert got["max_abs_error"] == pytest.approx(want["max_abs_error"], abs=1e-5)
+    assert sum(map(sum, got["confusion"])) == 50 and got["top5"] >= got["top1"]
+
+
+def test_input_drift_warns_with_numbers() -> None:
+    calib = {"channels": 1, "min": [0.0], "max": [255.0], "mean": [100.0], "std": [50.0]}
+    warnings: list[str] = []
+    compare_inputs(calib, {"channels": 1, "min": [0.0], "max": [1.0], "mean": [0.4], "std": [0.2]}, warnings)
+    assert len(warnings) == 1 and "[0, 1]" in warnings[0] and "[0, 255]" in warnings[0]
+    warnings.clear()
+    compare_inputs(calib, {"channels": 1, "min": [0.0], "max": [255.0], "mean": [101.0], "std": [49.0]}, warnings)
+    assert warnings == []
+    compare_inputs(calib, {"channels": 1, "min": [0.0], "max": [255.0], "mean": [200.0], "std": [40.0]}, warnings)
+    assert len(warnings) == 1 and "+2.00 calibration std" in warnings[0]
+
+
+def test_recommendation_falls_back_to_closest_when_none_meets() -> None:
+    def rec(mode: str, size: int, drop: float | None, ref: bool = False) -> dict:
+        return {"mode": mode, "file": f"m.{mode}.tflite", "bytes": size, "status": "ok", "drop_pp": drop,
+                "reference": ref, "metrics": {"top1": 0.9, "agreement_top1": None}}
+
+    rows = [rec("float32", 100, 0.0, True), rec("int8", 25, 3.0), rec("dynamic", 30, 0.5)]
+    r = recommend(rows, 1.0, labelled=True)
+    assert r["met"] and r["variant"] == "dynamic"
+    r = recommend(rows[1:2], 1.0, labelled=True)
+    assert not r["met"] and r["variant"] == "int8" and "--max-drop" in r["reason"]
