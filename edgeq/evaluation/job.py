@@ -306,10 +306,11 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
             if not keep:
                 yield Progress("evaluate", done, len(files_all))
                 continue
-            x = np.concatenate([p.x for p in parts if len(p.kept)])
-            _add_stats(stats, x)
-            if len(drift_sample) < 64:
-                drift_sample.extend(x[: 64 - len(drift_sample)])
+            for p in parts:  # no concatenation of the chunk's inputs: only 64 are kept, for the drift check
+                if p.stats is not None:
+                    _merge_stats(stats, p.stats)
+                if len(drift_sample) < 64 and len(p.kept):
+                    drift_sample.extend(p.x[: 64 - len(drift_sample)])
             y_lab = labels_all[s0 : s0 + n_files][keep] if labels_all is not None else None
             outs: dict[int, Any] = {}
             for i in parts[0].outputs:
@@ -425,15 +426,13 @@ def _restore_cv2(saved: int) -> None:
     cv2.setNumThreads(saved)
 
 
-def _add_stats(stats: dict[str, Any], x: np.ndarray) -> None:
-    flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
-    stats["n"] += len(x)
-    stats.setdefault("values", 0)
-    stats["values"] += len(flat)
-    stats["sum"] += flat.sum(axis=0)
-    stats["sq"] += (flat**2).sum(axis=0)
-    stats["min"] = np.minimum(stats["min"], flat.min(axis=0))
-    stats["max"] = np.maximum(stats["max"], flat.max(axis=0))
+def _merge_stats(stats: dict[str, Any], part: dict[str, Any]) -> None:
+    stats["n"] += part["n"]
+    stats["values"] = stats.get("values", 0) + part["values"]
+    stats["sum"] += part["sum"]
+    stats["sq"] += part["sq"]
+    stats["min"] = np.minimum(stats["min"], part["min"])
+    stats["max"] = np.maximum(stats["max"], part["max"])
 
 
 def _stats_doc(stats: dict[str, Any]) -> dict[str, Any]:
