@@ -217,6 +217,18 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
             f"{model_path} is already a .tflite model; convert needs the source model",
             hint="pass the .keras/.h5/SavedModel it was made from ('edgeq eval'/'edgeq profile' take .tflite files)",
         )
+    if req.num_calib < 1 or req.num_check < 1:
+        raise UsageError("--num-calib and --num-check must be at least 1", hint="e.g. --num-calib 200 --num-check 100")
+    if req.calib and not Path(req.calib).is_dir():
+        from edgeq.errors import CalibrationDataError
+
+        raise CalibrationDataError(
+            f"calibration folder {req.calib} does not exist" if not Path(req.calib).exists() else f"{req.calib} is not a folder",
+            hint="pass a folder of images with --calib",
+        )
+    _validate_preprocess_flags(req)
+    previous = _previous_variant_files(out) if req.overwrite else set()
+    created = not out.exists()
     prepare_output_dir(out, overwrite=req.overwrite, owned_names=names)
 
     warnings: list[dict[str, str]] = []
@@ -306,7 +318,9 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
             cancel.raise_if_cancelled()
             record = yield from _one_variant(model, mode, options, representative, samples, check_x, ref, out, cancel,
                                              engine=req.engine, calibration=req.calibration_method)
-            manifest["variants"].append(record)
+            manifest["variants"].append(record)  # before any yield: an interrupt now keeps this variant
+            if record["status"] == "ok":
+                yield Log(_variant_line(record))
             yield VariantDone(str(mode), record["status"] == "ok", record)
         if req.max_drop is not None:
             from edgeq.evaluation.mixed import run_for_convert
@@ -324,6 +338,9 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
             manifest["partial_reason"] = f"failed: {', '.join(failed)}"
         write_json_atomic(out / MANIFEST, manifest)
         finished = True
+        removed = _remove_stale(out, previous, manifest)
+        if removed:
+            yield Log(f"--overwrite: removed {len(removed)} variant(s) of the previous run: {', '.join(removed)}")
         if not ok:
             first = manifest["variants"][0]["error"]
             raise ConversionError(f"every mode failed; first: {first['message']}", hint=first.get("hint", ""))
@@ -333,13 +350,64 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
             manifest["status"] = "partial"
             manifest["partial_reason"] = getattr(exc, "message", None) or cancel.reason or "interrupted"
             write_json_atomic(out / MANIFEST, manifest)
+        _remove_if_empty(out, created)
         raise
     except EdgeqError:
         if not finished and manifest["variants"]:
             manifest["status"] = "partial"
             manifest["partial_reason"] = "stopped by an error"
             write_json_atomic(out / MANIFEST, manifest)
+        _remove_if_empty(out, created)
         raise
+
+
+def _validate_preprocess_flags(req: ConvertRequest) -> None:
+    """Checks --preprocess/--mean/--std before the (slow) model load; color is checked after it."""
+    if req.preset is None:
+        if req.mean or req.std:
+            raise UsageError("--mean/--std are only used with --preprocess custom", hint="add --preprocess custom")
+        return
+    color = req.color or ("bgr" if req.preset == "caffe" else "rgb")
+    PreprocessSpec(preset=req.preset, color=color, resize=req.resize, mean=req.mean, std=req.std)
+
+
+def _previous_variant_files(out: Path) -> set[str]:
+    """Variant files the manifest already in ``out`` lists (replaced by an --overwrite run)."""
+    import json
+
+    try:
+        old = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return set()
+    files = {v.get("file") for v in old.get("variants", []) if isinstance(v, dict)}
+    mixed = old.get("mixed_precision") or {}
+    files.add(mixed.get("file") if isinstance(mixed, dict) else None)
+    return {f for f in files if isinstance(f, str) and "/" not in f and f.endswith(".tflite")}
+
+
+def _remove_stale(out: Path, previous: set[str], manifest: dict[str, Any]) -> list[str]:
+    """Deletes the previous run's variants this run did not write, so later eval/profile/report
+    never pick up a model the manifest no longer describes."""
+    current = {v.get("file") for v in manifest["variants"]}
+    mixed = manifest.get("mixed_precision") or {}
+    current.add(mixed.get("file") if isinstance(mixed, dict) else None)
+    removed = []
+    for name in sorted(previous - current):
+        try:
+            (out / name).unlink()
+            removed.append(name)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _remove_if_empty(out: Path, created: bool) -> None:
+    """A run that failed before writing anything leaves no empty folder behind."""
+    if created:
+        try:
+            out.rmdir()
+        except OSError:
+            pass
 
 
 def _representative(samples: Any) -> Any:
@@ -429,7 +497,8 @@ def _one_variant(model: Any, mode: Mode, options: ConvertOptions, representative
         record["error"] = {
             "stage": "check",
             "message": f"{mode} converted but does not run in the LiteRT interpreter: {reason}",
-            "hint": "this variant cannot be deployed as is; try another mode or drop --strict-int",
+            "hint": "this variant cannot be deployed as is; try another mode"
+            + (" or drop --strict-int" if options.strict_int else ""),
         }
         record["bytes"] = len(data)
         yield Log(f"{mode}: {record['error']['message']}", LogLevel.WARNING, "variant-failed")
@@ -447,11 +516,15 @@ def _one_variant(model: Any, mode: Mode, options: ConvertOptions, representative
         record["calibration"] = str(getattr(conv, "calibration", "min-max"))
         if getattr(conv, "candidates", None):
             record["calibration_candidates"] = conv.candidates
+    return record
+
+
+def _variant_line(record: dict[str, Any]) -> str:
+    checks = record["checks"]
     agree = f", top-1 agreement {checks['top1_agreement']:.1%}" if "top1_agreement" in checks else ""
     sqnr = checks["sqnr_db"]
     sqnr_text = f"{sqnr:.1f}" if isinstance(sqnr, float) else str(sqnr)
-    yield Log(f"{mode}: {len(data) / 1024:.1f} KiB, SQNR {sqnr_text} dB{agree}")
-    return record
+    return f"{record['mode']}: {record['bytes'] / 1024:.1f} KiB, SQNR {sqnr_text} dB{agree}"
 
 
 def _size_ratios(variants: list[dict[str, Any]]) -> None:
@@ -477,7 +550,8 @@ def _edgetpu(manifest: dict[str, Any], out: Path, warn: Any) -> Iterator[Event]:
     entry: dict[str, Any] = {"compatibility": report, "compiler": None}
     compiler = edgetpu.find_edgetpu_compiler()
     if compiler is None:
-        yield Log("edgetpu_compiler not found: install it (Coral's apt repository) to compile; compatibility checked offline")
+        yield warn("edgetpu_compiler not found: the Edge TPU compatibility was checked offline, but no *_edgetpu.tflite "
+                   "was made; install edgetpu-compiler (Coral's apt repository, x86-64) to compile", "edgetpu-no-compiler")
     else:
         entry["compiler"] = edgetpu.run_edgetpu_compiler(out / int8["file"], out)
     manifest["edgetpu"] = entry

@@ -245,6 +245,11 @@ def _describe_keras(path: Path, kind: str, model: Any, layers_cfg: list[dict[str
             f"{path.name} has {len(model.inputs)} inputs; edgeq handles single-image models",
             hint="export a model with one image input",
         )
+    if len(model.outputs) != 1:
+        raise ModelLoadError(
+            f"{path.name} has {len(model.outputs)} outputs; edgeq converts and checks single-output models",
+            hint="export the head you deploy as its own model, e.g. keras.Model(model.input, model.outputs[0])",
+        )
     pre = []
     for layer in _all_layers(model):
         cls = type(layer).__name__
@@ -309,6 +314,12 @@ def _load_saved_model(path: Path) -> LoadedModel:
         raise ModelLoadError(f"SavedModel {path} has {len(args)} inputs; edgeq handles single-image models")
     (in_name, in_spec), = args.items()
     out_specs = sig.structured_outputs
+    if isinstance(out_specs, dict) and len(out_specs) != 1:
+        raise ModelLoadError(
+            f"SavedModel {path} has {len(out_specs)} outputs ({', '.join(sorted(out_specs))}); "
+            "edgeq converts and checks single-output models",
+            hint="export a serving signature with the one output you deploy",
+        )
     out_spec = next(iter(out_specs.values())) if isinstance(out_specs, dict) else out_specs
     fn: Callable[[Any], Any] = lambda x: sig(**{in_name: x})  # noqa: E731
     return LoadedModel(

@@ -49,15 +49,15 @@ def load_interpreter(model: bytes | str | Path, *, threads: int | None = None, p
         kw["experimental_op_resolver_type"] = _op_resolver().BUILTIN_WITHOUT_DEFAULT_DELEGATES
     from edgeq.native import captured_fds
 
-    try:
-        with captured_fds():  # LiteRT announces its XNNPACK delegate on fd 2
+    with captured_fds():  # LiteRT announces its XNNPACK delegate on fd 2 when it is applied
+        try:
             if isinstance(model, (bytes, bytearray)):
                 it = cls(model_content=bytes(model), **kw)
             else:
                 it = cls(model_path=str(model), **kw)
-    except ValueError as exc:
-        raise ModelLoadError(f"not a valid .tflite model: {str(exc).splitlines()[0][:200]}", hint="re-convert it") from None
-    it.allocate_tensors()
+        except ValueError as exc:
+            raise ModelLoadError(f"not a valid .tflite model: {str(exc).splitlines()[0][:200]}", hint="re-convert it") from None
+        it.allocate_tensors()
     return it
 
 

@@ -7,6 +7,7 @@ import json
 import shlex
 from typing import Any
 
+from edgeq.cli.argtypes import positive_int
 from edgeq.cli.context import Env
 from edgeq.errors import ExitStatus, UsageError
 
@@ -19,18 +20,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", help="results folder (default: ./edgeq-out/<model name>)")
     p.add_argument("--overwrite", action="store_true", help="replace files a previous run wrote in --out")
     p.add_argument("--mode", "-m", action="append", metavar="MODE",
-                   help=f"variant to produce, repeatable: {', '.join(MODES)} (default: all with --calib)")
+                   help=f"variant to produce, repeatable: {', '.join(MODES)} "
+                        "(default: all five with --calib; float32, float16, dynamic without)")
     g = p.add_argument_group("calibration and preprocessing")
     g.add_argument("--calib", help="folder of your images (searched recursively) for static quantization")
-    g.add_argument("--num-calib", type=int, default=None,
+    g.add_argument("--num-calib", type=positive_int, default=None,
                    help="images to sample for calibration (default 200; with --example, all it bundles)")
     g.add_argument("--seed", type=int, default=0, help="seed of the calibration sample (default 0)")
     g.add_argument("--allow-fewer", action="store_true", help="calibrate with fewer images than --num-calib")
-    g.add_argument("--num-check", type=int, default=100, help="samples the convert-time check compares (default 100)")
+    g.add_argument("--num-check", type=positive_int, default=100, help="samples the convert-time check compares (default 100)")
     g.add_argument("--preprocess", choices=["raw", "unit", "symmetric", "imagenet", "caffe", "custom"],
                    help="normalization: raw 0..255, unit 0..1, symmetric -1..1, imagenet, caffe, or custom --mean/--std")
     g.add_argument("--color", choices=["rgb", "bgr", "gray"], help="channel order fed to the model (default from the model)")
-    g.add_argument("--resize", choices=["stretch", "crop", "letterbox"], default="stretch", help="how to reach the input size")
+    g.add_argument("--resize", choices=["stretch", "crop", "letterbox"], default="stretch",
+                   help="how to reach the input size (default stretch)")
     g.add_argument("--mean", type=float, nargs="+", default=(), help="custom per-channel mean (0..255 scale)")
     g.add_argument("--std", type=float, nargs="+", default=(), help="custom per-channel std (0..255 scale)")
     q = p.add_argument_group("integer modes")

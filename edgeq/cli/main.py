@@ -82,12 +82,14 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     env = env or Env.from_process()
     traceback = "--traceback" in argv
     try:
-        parser = build_parser(_chosen(argv))
+        chosen = _chosen(argv)
+        parser = build_parser(chosen)
         try:
             args = parser.parse_args(argv)
         except _UsageExit as exc:
-            env.err(f"{exc.parser.prog}: error: {exc}")
-            env.err(f"hint: run '{exc.parser.prog} --help' for usage")
+            prog = exc.parser.prog if exc.parser.prog != "edgeq" or not chosen else f"edgeq {chosen}"
+            env.err(f"edgeq: error: {exc}")
+            env.err(f"hint: run '{prog} --help' for usage")
             return ExitStatus.USAGE
         except SystemExit as exc:  # --help / --version
             return int(exc.code or 0)
@@ -97,28 +99,32 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         args._argv = argv
         return int(args._run(args, env) or 0)
     except KeyboardInterrupt:
-        if traceback:
-            raise
+        _print_traceback(env, traceback)
         env.err("edgeq: cancelled")
         return ExitStatus.CANCELLED
     except Cancelled as exc:
-        if traceback:
-            raise
+        _print_traceback(env, traceback)
         env.err(f"edgeq: cancelled: {exc.message}")
         return ExitStatus.CANCELLED
     except EdgeqError as exc:
-        if traceback:
-            raise
+        _print_traceback(env, traceback)
         env.err(f"edgeq: error: {exc.message}")
         if exc.hint:
             env.err(f"hint: {exc.hint}")
         return exc.exit_code
     except Exception as exc:  # a bug: one line, and how to see more
-        if traceback:
-            raise
+        _print_traceback(env, traceback)
         env.err(f"edgeq: error: internal error: {type(exc).__name__}: {exc}")
-        env.err("hint: re-run with --traceback and report it")
+        env.err("hint: re-run with --traceback and report it" if not traceback else "hint: please report this traceback")
         return ExitStatus.ERROR
+
+
+def _print_traceback(env: Env, wanted: bool) -> None:
+    """With --traceback, the stack goes first; the error line, hint and exit code stay the same."""
+    if wanted:
+        import traceback as tb
+
+        env.err(tb.format_exc().rstrip())
 
 
 def entry() -> None:

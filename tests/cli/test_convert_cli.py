@@ -226,9 +226,55 @@ def test_io_uint8_with_float_mode(run_cli, tiny_keras: Path, tmp_path: Path) -> 
                   ExitStatus.USAGE, "--io uint8 does not apply to mode dynamic")
 
 
-def test_traceback_flag_reraises(run_cli, tmp_path: Path) -> None:
-    from edgeq.errors import ModelLoadError
+def test_traceback_flag_adds_the_stack_and_keeps_the_exit_code(run_cli, tmp_path: Path) -> None:
+    r = run_cli("convert", tmp_path / "missing.keras", "--traceback")
+    assert r.code == ExitStatus.INPUT
+    assert "Traceback (most recent call last)" in r.stderr and "ModelLoadError" in r.stderr
+    assert "edgeq: error: model" in r.stderr and "hint: " in r.stderr
+    plain = run_cli("convert", tmp_path / "missing.keras")
+    assert "Traceback" not in plain.stderr and plain.code == ExitStatus.INPUT
 
-    with pytest.raises(ModelLoadError):
-        run_cli("convert", tmp_path / "missing.keras", "--traceback")
 
+def test_unknown_flag_names_the_subcommand_help(run_cli) -> None:
+    r = run_cli("convert", "--bogus")
+    assert r.code == ExitStatus.USAGE
+    assert r.stderr.splitlines()[0] == "edgeq: error: unrecognized arguments: --bogus"
+    assert "edgeq convert --help" in r.stderr
+
+
+
+def test_non_positive_counts_are_usage_errors(run_cli, tiny_keras: Path, image_dir: Path, tmp_path: Path) -> None:
+    for flag in ("--num-calib", "--num-check"):
+        r = run_cli("convert", tiny_keras, "--calib", image_dir, flag, "0", "--out", tmp_path / "o")
+        _assert_error(r, ExitStatus.USAGE, "must be ≥ 1")
+    assert not (tmp_path / "o").exists()
+
+
+def test_failed_run_leaves_no_empty_output_folder(run_cli, tiny_keras: Path, tmp_path: Path) -> None:
+    _assert_error(run_cli("convert", tiny_keras, "--calib", tmp_path / "nodir", "--out", tmp_path / "o"),
+                  ExitStatus.INPUT, "does not exist")
+    _assert_error(run_cli("convert", tiny_keras, "--color", "gray", "--out", tmp_path / "o"), ExitStatus.USAGE,
+                  "the model takes 3")
+    _assert_error(run_cli("convert", tiny_keras, "--preprocess", "unit", "--mean", "1", "--out", tmp_path / "o"),
+                  ExitStatus.USAGE, "custom")
+    assert not (tmp_path / "o").exists()
+
+
+def test_overwrite_removes_variants_of_the_previous_run(run_cli, tiny_keras: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    assert run_cli("convert", tiny_keras, "--mode", "float32", "--mode", "dynamic", "--out", out).code == 0
+    (out / "mine.txt").write_text("user file")
+    r = run_cli("convert", tiny_keras, "--mode", "float16", "--out", out, "--overwrite")
+    assert r.code == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "mine.txt", "tiny.float16.tflite"]
+    assert "removed 2 variant(s) of the previous run" in r.stderr
+
+
+def test_multi_output_model_is_refused_clearly(run_cli, tmp_path: Path) -> None:
+    import keras
+
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Flatten()(inp)
+    keras.Model(inp, [keras.layers.Dense(2)(x), keras.layers.Dense(5)(x)]).save(tmp_path / "two.keras")
+    _assert_error(run_cli("convert", tmp_path / "two.keras", "--out", tmp_path / "o"), ExitStatus.INPUT,
+                  "has 2 outputs", "keras.Model(model.input, model.outputs[0])")
