@@ -268,7 +268,7 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
         manifest["preprocess"] = spec.to_dict()
         for note in notes:
             yield Log(f"default: {note}", LogLevel.INFO, "default")
-        yield Log(f"preprocessing: {spec.describe()}")
+        yield Log(f"Preprocessing: {spec.describe()}")
         dn = _double_normalization(model, spec)
         if dn:
             yield warn(dn, "double-normalization")

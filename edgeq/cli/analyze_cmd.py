@@ -7,6 +7,7 @@ import json
 import shlex
 from typing import Any
 
+from edgeq.cli.argtypes import positive_int
 from edgeq.cli.context import Env
 from edgeq.errors import ExitStatus
 
@@ -16,11 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference", help="float .tflite (default: the float32 variant beside the model)")
     p.add_argument("--calib", help="calibration images (to make the int8 variant of a Keras model)")
     p.add_argument("--data", "-d", help="images to measure on (default: --calib, or the manifest's calibration folder)")
-    p.add_argument("--num-samples", type=int, default=32, help="images to measure on (default 32)")
-    p.add_argument("--num-calib", type=int, default=200, help="calibration images for a Keras model (default 200)")
+    p.add_argument("--num-samples", type=positive_int, metavar="N", default=32, help="images to measure on (default 32)")
+    p.add_argument("--num-calib", type=positive_int, metavar="N", default=200, help="calibration images for a Keras model (default 200)")
     p.add_argument("--csv", help="also write the table to this CSV file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
-    p.add_argument("--top", type=int, default=15, help="rows to print (default 15; the JSON and CSV hold all)")
+    p.add_argument("--top", type=positive_int, metavar="N", default=15, help="rows to print (default 15; the JSON and CSV hold all)")
     g = p.add_argument_group("preprocessing (default: as recorded in the manifest, or the model's defaults)")
     g.add_argument("--preprocess", choices=["raw", "unit", "symmetric", "imagenet", "caffe"])
     g.add_argument("--color", choices=["rgb", "bgr", "gray"])

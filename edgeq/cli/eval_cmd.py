@@ -7,6 +7,7 @@ import json
 import shlex
 from typing import Any
 
+from edgeq.cli.argtypes import non_negative_float, positive_int
 from edgeq.cli.context import Env
 from edgeq.errors import ExitStatus
 
@@ -19,11 +20,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference", help="float .tflite to compare with (default: the float32 variant)")
     p.add_argument("--csv", help="labels CSV with rows 'file,label' (file relative to --data)")
     p.add_argument("--labels", help="class names, one per line, in model-output order (default: sorted folder names)")
-    p.add_argument("--top-k", type=int, help="report top-k accuracy (default 5 when there are ≥ 5 classes)")
-    p.add_argument("--max-drop", type=float, default=1.0,
+    p.add_argument("--top-k", type=positive_int, metavar="K",
+                   help="report top-k accuracy (default 5 when there are ≥ 5 classes)")
+    p.add_argument("--max-drop", type=non_negative_float, default=1.0, metavar="PP",
                    help="top-1 drop vs float (percentage points) the recommendation accepts (default 1.0)")
-    p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images")
-    p.add_argument("--workers", type=int, help="worker threads (default: every core)")
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help="evaluate a random sample of N images (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
+    p.add_argument("--workers", type=positive_int, metavar="N", help="worker threads (default: every core)")
     g = p.add_argument_group("preprocessing (default: as recorded in the results folder's manifest)")
     g.add_argument("--preprocess", choices=["raw", "unit", "symmetric", "imagenet", "caffe", "custom"])
     g.add_argument("--color", choices=["rgb", "bgr", "gray"])
@@ -45,7 +49,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     req = api.EvalRequest(
         targets=list(args.models), data=args.data, reference=args.reference, csv=args.csv, labels=args.labels,
         preset=args.preprocess, color=args.color, resize=args.resize, mean=tuple(args.mean), std=tuple(args.std),
-        top_k=args.top_k, max_drop=args.max_drop, limit=args.limit, workers=args.workers, drift=not args.no_drift,
+        top_k=args.top_k, max_drop=args.max_drop, limit=args.limit, seed=args.seed, workers=args.workers, drift=not args.no_drift,
         write=not args.no_save, command=argv_text,
     )
     cancel = CancelToken()
@@ -56,6 +60,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
     else:
         print_table(doc, env)
         rec = doc.get("recommendation")
+        if doc.get("reference") is None:
+            env.out("no reference: no float32 variant among the models, so 'drop pp' and 'agree' are not measured "
+                    "and nothing is recommended; pass --reference FILE (the float32 .tflite of the same model)")
         if rec:
             env.out(("recommended: " if rec["met"] else "no variant meets the target: ") + rec["reason"])
         if result.path is not None:
@@ -64,7 +71,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
 
 def _pct(v: Any) -> str:
-    return f"{v:.2%}" if isinstance(v, float) else "–"
+    return f"{v:.1%}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "–"
 
 
 def _num(v: Any, fmt: str) -> str:
@@ -76,13 +83,21 @@ def print_table(doc: dict[str, Any], env: Env) -> None:
     from rich.table import Table
 
     d = doc["data"]
-    t = Table(title=f"{d['images']} images from {d['folder']} ({d['kind']})", title_justify="left")
-    for col in ("variant", "engine/calibration", "KiB", "top-1", "top-5", "drop pp", "agree", "KL", "SQNR dB", "note"):
+    sample = d.get("sample")
+    of = f"; random sample of {sample['of']}, seed {sample['seed']}" if sample else ""
+    t = Table(title=f"{d['images']} images from {d['folder']} ({d['kind']}{of})", title_justify="left")
+    ks = [(v.get("metrics") or {}).get("top_k") for v in doc["variants"]]
+    k = next((x["k"] for x in ks if x), None)
+    cols = ["variant", "engine/calibration", "KiB", "top-1"] + ([f"top-{k}"] if k else []) + \
+        ["drop pp", "agree", "KL", "SQNR dB", "note"]
+    for col in cols:
         t.add_column(col, justify="left" if col in ("variant", "engine/calibration", "note") else "right")
     for v in doc["variants"]:
         m = v.get("metrics") or {}
         note = "reference" if v.get("reference") else (v["error"]["message"] if v.get("error") else "")
-        t.add_row(v["mode"], "/".join(x for x in (v.get("engine"), v.get("calibration")) if x) or "–", f"{v['bytes'] / 1024:.1f}", _pct(m.get("top1")), _pct(m.get("top5")),
+        top_k = [_pct((m.get("top_k") or {}).get("accuracy"))] if k else []
+        t.add_row(v["mode"], "/".join(x for x in (v.get("engine"), v.get("calibration")) if x) or "–",
+                  f"{v['bytes'] / 1024:.1f}", _pct(m.get("top1")), *top_k,
                   _num(v.get("drop_pp"), ".2f"), _pct(m.get("agreement_top1")), _num(m.get("kl_divergence"), ".4f"),
                   _num(m.get("sqnr_db"), ".1f"), note)
     Console(file=env.stdout, width=150, highlight=False).print(t)

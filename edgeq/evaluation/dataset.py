@@ -173,3 +173,51 @@ def _from_csv(root: Path, csv_path: Path, classes: Sequence[str] | None) -> Labe
             raise DatasetError(f"labels CSV row '{f},{lab}': unknown class '{lab}'",
                                hint="use a class name from --labels or a class index")
     return LabelledData(root, "csv", order, [root / f for f, _ in pairs], labels, [])
+
+
+def class_key(name: str) -> str:
+    """A class name compared loosely: case, punctuation and a numeric prefix (``0_``) ignored.
+
+    ``0_tshirt_top``, ``T-shirt/top`` and ``tshirt top`` all give ``tshirttop``.
+    """
+    return re.sub(r"[^0-9a-z]+", "", re.sub(r"^\d+[\s_.\-]+", "", name.strip()).lower())
+
+
+def align_to_labels(data: LabelledData, labels: Sequence[str]) -> tuple[LabelledData, list[str]]:
+    """Matches class folders to the model's labels (the manifest's) by name.
+
+    When every folder names a distinct label (see :func:`class_key`), class indices follow the
+    labels' order, so folders sorted differently from the model's outputs still score right.
+    Otherwise the folder order stays the class index and the mismatch is returned as warnings.
+
+    Returns:
+        (the data, possibly re-indexed; warnings for the user).
+    """
+    if data.kind != "folders" or not data.labelled or not labels:
+        return data, []
+    folders = list(data.classes or [])
+    keys = {class_key(lab): i for i, lab in enumerate(labels)}
+    hits = [keys.get(class_key(f)) for f in folders]
+    where = data.folder
+    if len(keys) == len(labels) and None not in hits and len(set(hits)) == len(hits):
+        order = list(labels)
+        for f, i in zip(folders, hits):
+            order[i] = f
+        remapped = [hits[lab] for lab in data.labels or []]
+        out = LabelledData(data.folder, data.kind, order, data.files, remapped, data.skipped)
+        warnings = []
+        if len(folders) < len(labels):
+            missing = [lab for i, lab in enumerate(labels) if i not in hits]
+            warnings.append(f"{where} has {len(folders)} class folder(s) for the model's {len(labels)} classes; "
+                            f"no images of {_names(missing)} (folders matched to the labels by name)")
+        return out, warnings
+    unknown = [f for f, i in zip(folders, hits) if i is None]
+    warnings = [f"class folder(s) {_names(unknown or folders)} of {where} do not match the model's labels "
+                f"({_names(labels)}): accuracy uses the folder order as the class index; name the folders after "
+                f"the labels (e.g. 0_{re.sub(r'[^0-9a-z]+', '_', labels[0].lower()).strip('_') or 'name'}) or pass --labels FILE"]
+    return data, warnings
+
+
+def _names(names: Sequence[str], most: int = 5) -> str:
+    shown = ", ".join(f"'{n}'" for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")

@@ -17,7 +17,7 @@ import numpy as np
 
 from edgeq.errors import DatasetError, EvaluationError, InputError, ModelLoadError, ResultsFolderError, UsageError
 from edgeq.events import CancelToken, Done, Event, Log, LogLevel, Metric, Progress, Stage, VariantDone
-from edgeq.fsio import MANIFEST, meta, run_document_path, write_json_atomic
+from edgeq.fsio import MANIFEST, meta, run_document_path, sha256_bytes, write_json_atomic
 
 EVAL_SCHEMA = 1
 _MODE_RE = re.compile(r"\.([A-Za-z0-9_-]+)\.tflite$")
@@ -37,7 +37,8 @@ class EvalRequest:
         preset/color/resize/mean/std: override the preprocessing recorded in the manifest.
         top_k: k of the top-k accuracy; asking for more than 1 requires classifier outputs.
         max_drop: accuracy drop (percentage points) the recommendation tolerates.
-        limit: evaluate at most this many images (0: all).
+        limit: evaluate a random sample of this many images (None or 0: all).
+        seed: seed of that sample (recorded in the document, so a run can be repeated).
         workers: worker threads (default: every core).
         chunk: images decoded and evaluated per step (and per running-accuracy event).
         write: write the document to ``runs/`` of the results folder.
@@ -55,7 +56,8 @@ class EvalRequest:
     std: tuple[float, ...] = ()
     top_k: int | None = None
     max_drop: float = 1.0
-    limit: int = 0
+    limit: int | None = None
+    seed: int = 0
     workers: int | None = None
     chunk: int = 128
     drift: bool = True
@@ -217,12 +219,11 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
     Raises:
         EdgeqError: bad input (before any work), or every variant failed.
     """
-    from edgeq.evaluation.dataset import find_dataset
+    from edgeq.evaluation.dataset import align_to_labels, find_dataset
     from edgeq.evaluation.runner import VariantPool
     from edgeq.evaluation.scoring import Score
 
-    if req.top_k is not None and req.top_k < 1:
-        raise UsageError("--top-k must be at least 1", hint="e.g. --top-k 5")
+    _check_numbers(req)
     folder, manifest, files, ref_path = resolve_targets(req.targets, req.reference)
     manifests = {folder: manifest} if folder is not None else {}
 
@@ -253,8 +254,14 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
                              hint="drop --top-k for models that are not classifiers")
     spec, notes = resolve_spec(req, manifest, shape)
     names = _class_names(req, manifest)
-    data = find_dataset(req.data, csv_path=req.csv, classes=names)
     n_out = max(v.output_shape[-1] for v in everyone)
+    if req.top_k is not None and req.top_k > n_out:
+        raise UsageError(f"--top-k {req.top_k} is more than the {n_out} classes the model outputs",
+                         hint=f"pass --top-k between 1 and {n_out}")
+    data = find_dataset(req.data, csv_path=req.csv, classes=names)
+    class_warnings: list[str] = []
+    if data.labelled and not names and (manifest or {}).get("labels"):
+        data, class_warnings = align_to_labels(data, manifest["labels"])
     if data.labelled:
         if not all(classifier[id(v)] for v in everyone):
             raise UsageError(f"labelled data needs classifier outputs (N, classes); {everyone[0].file.name} outputs "
@@ -264,14 +271,30 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
                 f"{req.data} has {len(data.classes)} classes but the model outputs {n_out} scores",
                 hint="remove the class folders the model was not trained on, or pass --labels with the model's classes",
             )
-    files_all = data.files[: req.limit] if req.limit else data.files
-    labels_all = np.asarray(data.labels[: len(files_all)], np.int64) if data.labelled else None
-    top_k = req.top_k or 5
+        if data.kind == "folders" and len(data.classes) < n_out:
+            class_warnings.append(
+                f"{req.data} has {len(data.classes)} class folder(s) but the model outputs {n_out} scores: accuracy "
+                f"uses the folder order as the class index (first folder = class 0); pass --labels FILE if the "
+                f"folders are other classes")
+    sample = None
+    if req.limit and req.limit < len(data.files):
+        pick = np.sort(np.random.default_rng(req.seed).choice(len(data.files), req.limit, replace=False))
+        files_all = [data.files[i] for i in pick]
+        labels_all = np.asarray([data.labels[i] for i in pick], np.int64) if data.labelled else None
+        sample = {"limit": req.limit, "seed": req.seed, "of": len(data.files)}
+    else:
+        files_all = list(data.files)
+        labels_all = np.asarray(data.labels, np.int64) if data.labelled else None
+    top_k = req.top_k or (5 if n_out >= 5 else None)
 
-    yield Stage("evaluate", f"Evaluating {len(variants)} variant(s) on {len(files_all)} images", total=len(files_all))
+    who = f"{_plural(len(variants), 'variant')} + reference" if reference is not None else _plural(len(variants), "variant")
+    of = f" (a random sample of {len(data.files)}, seed {req.seed})" if sample else ""
+    yield Stage("evaluate", f"Evaluating {who} on {_plural(len(files_all), 'image')}{of}", total=len(files_all))
+    for w in class_warnings:
+        yield Log(w, LogLevel.WARNING, "eval-classes")
     for note in notes:
         yield Log(note, LogLevel.INFO, "default")
-    yield Log(f"preprocessing: {spec.describe()}")
+    yield Log(f"Preprocessing: {spec.describe()}")
     n_cls = max(n_out, len(data.classes)) if data.labelled else None
     scores = {id(v): Score(classes=n_cls, classifier=classifier[id(v)], top_k=top_k) for v in everyone}
     errors: dict[int, str] = {}
@@ -364,8 +387,8 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
     records = []
     for v in everyone:
         rec: dict[str, Any] = {"file": v.file.name, "mode": v.mode, "engine": v.engine, "calibration": v.calibration,
-                               "bytes": len(v.data), "status": "ok", "error": None, "metrics": None, "drop_pp": None,
-                               "reference": v is reference}
+                               "bytes": len(v.data), "sha256": sha256_bytes(v.data), "status": "ok", "error": None,
+                               "metrics": None, "drop_pp": None, "reference": v is reference}
         if id(v) in errors:
             rec.update(status="failed", error={"message": f"{v.file.name} failed in the LiteRT interpreter: {errors[id(v)]}",
                                                "hint": "this variant cannot be deployed as is; re-convert it or pick another"})
@@ -376,7 +399,7 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
                 rec["drop_pp"] = round((ref_top1 - m["top1"]) * 100, 4)
         records.append(rec)
         yield VariantDone(v.mode, rec["status"] == "ok", rec)
-    data_doc = data.to_dict() | {"images": usable, "skipped": skipped, "preprocess": spec.to_dict(), "stats": _stats_doc(stats)}
+    data_doc = data.to_dict() | {"images": usable, "sample": sample, "skipped": skipped, "preprocess": spec.to_dict(), "stats": _stats_doc(stats)}
     drift = None
     if req.drift and manifest:
         from edgeq.evaluation.drift import check_drift
@@ -394,7 +417,8 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
         "partial_reason": partial_reason or (f"failed: {', '.join(r['mode'] for r in records if r['status'] != 'ok')}"
                                              if len(ok) < len(records) else None),
         "data": data_doc,
-        "reference": {"file": reference.file.name, "mode": reference.mode} if reference else None,
+        "reference": {"file": reference.file.name, "mode": reference.mode,
+                      "sha256": sha256_bytes(reference.data)} if reference else None,
         "variants": records,
         "drift": drift,
         "recommendation": recommend(records, req.max_drop, labelled=data.labelled),
@@ -409,6 +433,22 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
     elif req.write:
         yield Log("no results folder (manifest.json) beside the models: the eval document was not saved; use --json")
     yield Done(EvalResult(doc, path))
+
+
+def _check_numbers(req: EvalRequest) -> None:
+    """Rejects counts and tolerances the CLI's argparse types would reject (API and recipe callers)."""
+    if req.top_k is not None and req.top_k < 1:
+        raise UsageError(f"--top-k must be ≥ 1, got {req.top_k}", hint="e.g. --top-k 5")
+    if req.limit is not None and req.limit < 0:
+        raise UsageError(f"--limit must be ≥ 1, got {req.limit}", hint="e.g. --limit 100 (a random sample of 100 images)")
+    if req.workers is not None and req.workers < 1:
+        raise UsageError(f"--workers must be ≥ 1, got {req.workers}", hint="omit --workers to use every core")
+    if not req.max_drop >= 0:
+        raise UsageError(f"--max-drop must be ≥ 0, got {req.max_drop:g}", hint="e.g. --max-drop 1 (percentage points)")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _single_threaded_cv2() -> int:
@@ -468,10 +508,11 @@ def recommend(records: list[dict[str, Any]], max_drop: float, *, labelled: bool)
         r, loss = min(cands, key=lambda c: c[1])
         return {"variant": r["mode"], "file": r["file"], "max_drop_pp": max_drop, "met": False,
                 "reason": f"no variant is within {max_drop:g} pp; the closest is {r['mode']} ({what} {loss:.2f} pp, "
-                          f"{r['bytes'] / 1024:.1f} KiB); try edgeq convert --max-drop {max_drop:g} --data for mixed precision"}
+                          f"{r['bytes'] / 1024:.1f} KiB); for mixed precision try edgeq convert MODEL --max-drop {max_drop:g} "
+                          f"--data FOLDER"}
     r, loss = min(within, key=lambda c: (c[0]["bytes"], c[1]))
     top1 = r["metrics"].get("top1")
-    acc = f"top-1 {top1:.2%}, " if isinstance(top1, float) else ""
+    acc = f"top-1 {top1:.1%}, " if isinstance(top1, float) else ""
     base = next((c for c, _ in cands if c.get("reference")), None)
     size = f", {r['bytes'] / base['bytes']:.2f}× the reference size" if base else ""
     return {"variant": r["mode"], "file": r["file"], "max_drop_pp": max_drop, "met": True,

@@ -25,7 +25,7 @@ import numpy as np
 
 from edgeq.errors import InputError, ModelLoadError, OutputExists, UsageError
 from edgeq.events import CancelToken, Done, Event, Log, Progress, Stage
-from edgeq.fsio import meta, run_document_path, write_json_atomic, write_text_atomic
+from edgeq.fsio import meta, run_document_path, sha256_bytes, write_json_atomic, write_text_atomic
 
 ANALYZE_SCHEMA = 1
 _SKIP = {"DEQUANTIZE"}
@@ -243,6 +243,8 @@ def run_analyze(req: AnalyzeRequest, *, cancel: CancelToken) -> Iterator[Event]:
         "command": req.command,
         "model": pair.model_name,
         "reference": pair.reference_name,
+        "model_sha256": sha256_bytes(pair.model),
+        "reference_sha256": sha256_bytes(pair.reference),
         "data": {"folder": str(pair.data), "samples": int(len(samples)), "preprocess": pair.spec.to_dict()},
         "layers": rows,
     }

@@ -30,10 +30,10 @@ class Score:
     Args:
         classes: number of classes when labelled (sizes the confusion matrix), else None.
         classifier: outputs are class scores (enables top-k, agreement, KL).
-        top_k: the k of the top-k accuracy (5 by default; omitted with fewer classes).
+        top_k: the k of the top-k accuracy (None: not measured).
     """
 
-    def __init__(self, *, classes: int | None, classifier: bool, top_k: int = 5) -> None:
+    def __init__(self, *, classes: int | None, classifier: bool, top_k: int | None = 5) -> None:
         self.classes = classes
         self.classifier = classifier
         self.top_k = top_k
@@ -61,9 +61,10 @@ class Score:
             self.correct += int(np.sum(pred == labels))
             if self.confusion is not None:
                 np.add.at(self.confusion, (labels, np.minimum(pred, self.confusion.shape[1] - 1)), 1)
-            k = min(self.top_k, flat.shape[1])
-            topk = np.argpartition(-flat, k - 1, axis=1)[:, :k]
-            self.correct_k += int(np.sum(np.any(topk == labels[:, None], axis=1)))
+            if self.top_k:
+                k = min(self.top_k, flat.shape[1])
+                topk = np.argpartition(-flat, k - 1, axis=1)[:, :k]
+                self.correct_k += int(np.sum(np.any(topk == labels[:, None], axis=1)))
         if reference is not None:
             ref = reference.reshape(n, -1).astype(np.float64)
             self.ref_count += n
@@ -106,11 +107,12 @@ class Score:
             per_class = {name: (_r(self.confusion[i, i] / totals[i]) if totals[i] else None)
                          for i, name in enumerate(class_names)}
         n_out = self.confusion.shape[1] if self.confusion is not None else 0
+        acc_k = _r(self.correct_k / self.count) if labelled and self.count and self.top_k else None
         return {
             "count": self.count,
             "top1": _r(self.top1) if labelled else None,
-            "top5": _r(self.correct_k / self.count) if labelled and self.count and n_out >= 5 and self.top_k == 5 else None,
-            "top_k": _r(self.correct_k / self.count) if labelled and self.count and self.top_k not in (1, 5) else None,
+            "top5": acc_k if n_out >= 5 and self.top_k == 5 else None,
+            "top_k": {"k": self.top_k, "accuracy": acc_k} if acc_k is not None else None,
             "per_class": per_class,
             "confusion": self.confusion.tolist() if labelled else None,
             "agreement_top1": _r(self.agreement),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -50,9 +51,52 @@ def test_eval_table_and_listed_files_with_reference(run_cli, eval_results: Path,
     r = run_cli("eval", int8, "--reference", ref, "--data", val_subset, "--top-k", "3", "--no-save")
     assert r.code == 0, r.stderr
     assert "int8" in r.stdout and "reference" in r.stdout and "recommended:" in r.stdout
+    header = next(line for line in r.stdout.splitlines() if "variant" in line)
+    assert "top-3" in header and "top-5" not in header, "the k asked for is the column shown"
+    assert re.search(r"\b\d{1,3}\.\d%", r.stdout) and not re.search(r"\d\.\d\d%", r.stdout), "one decimal, like convert"
+    assert "» Evaluating 1 variant + reference on 80 images" in r.stderr
     r2 = run_cli("eval", int8, "--reference", ref, "--data", val_subset, "--top-k", "3", "--no-save", "--json")
     m = {v["mode"]: v for v in json.loads(r2.stdout)["variants"]}["int8"]["metrics"]
-    assert m["top_k"] is not None and m["top_k"] >= m["top1"]
+    assert m["top_k"]["k"] == 3 and 1 >= m["top_k"]["accuracy"] >= m["top1"] and m["top5"] is None
+
+
+@pytest.mark.parametrize("args", [
+    ("eval", "--limit", "-3"), ("eval", "--limit", "0"), ("eval", "--workers", "0"), ("eval", "--max-drop", "-1"),
+    ("eval", "--top-k", "0"), ("analyze", "--top", "0"), ("analyze", "--num-samples", "0"),
+])
+def test_non_positive_numbers_are_usage_errors(run_cli, eval_results: Path, val_subset: Path, args) -> None:
+    cmd, *opt = args
+    r = run_cli(cmd, eval_results, "--data", val_subset, "--no-save", *opt)
+    assert r.code == ExitStatus.USAGE, (r.code, r.stderr)
+    assert f"argument {opt[0]}: must be ≥" in r.stderr and r.stdout == ""
+
+
+def test_top_k_larger_than_the_classes(run_cli, eval_results: Path, val_subset: Path) -> None:
+    r = run_cli("eval", eval_results, "--data", val_subset, "--top-k", "50", "--no-save")
+    assert r.code == ExitStatus.USAGE
+    assert "--top-k 50 is more than the 10 classes" in r.stderr and "hint: pass --top-k between 1 and 10" in r.stderr
+
+
+def test_fewer_and_unknown_class_folders_warn(run_cli, eval_results: Path, val_subset: Path, tmp_path: Path) -> None:
+    data = tmp_path / "four"
+    for name, src in zip(("cat", "dog", "bird", "fish"), sorted(val_subset.iterdir())):
+        shutil.copytree(src, data / name)
+    r = run_cli("eval", eval_results, "--data", data, "--no-save", "--no-drift")
+    assert r.code == 0, r.stderr
+    assert "edgeq: warning: class folder(s) 'bird', 'cat', 'dog', 'fish'" in r.stderr
+    assert "'T-shirt/top'" in r.stderr and "--labels FILE" in r.stderr
+    assert "has 4 class folder(s) but the model outputs 10 scores" in r.stderr
+
+
+def test_no_reference_is_explained(run_cli, eval_results: Path, val_subset: Path, tmp_path: Path) -> None:
+    for f in eval_results.glob("*.tflite"):
+        if ".float32." not in f.name:
+            shutil.copy(f, tmp_path / f.name)
+    r = run_cli("eval", tmp_path, "--data", val_subset, "--no-drift", "--limit", "20")
+    assert r.code == 0, r.stderr
+    assert "» Evaluating 4 variants on 20 images" in r.stderr
+    line = r.stdout.strip().splitlines()[-1]
+    assert line.startswith("no reference:") and "--reference FILE" in line
 
 
 def test_more_class_folders_than_outputs(run_cli, eval_results: Path, val_subset: Path, tmp_path: Path) -> None:

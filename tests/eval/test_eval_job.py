@@ -20,7 +20,7 @@ def test_known_good_int8_agrees_with_float(eval_run, example) -> None:
     doc = result.to_dict()
     v = _by_mode(doc)
     assert set(v) == {"float32", "float16", "dynamic", "int8", "int16x8"}
-    assert doc["reference"] == {"file": v["float32"]["file"], "mode": "float32"}
+    assert {k: doc["reference"][k] for k in ("file", "mode")} == {"file": v["float32"]["file"], "mode": "float32"}
     n_classes = len([d for d in example.val.iterdir() if d.is_dir()])
     total = sum(1 for _ in example.val.rglob("*.png"))
     int8 = v["int8"]["metrics"]
@@ -158,3 +158,46 @@ def test_cancel_keeps_a_partial_document(eval_results: Path, val_subset: Path) -
     assert doc["partial"] is True and doc["partial_reason"] == "stop for the test"
     counts = {v["metrics"]["count"] for v in doc["variants"]}
     assert 0 < min(counts) < sum(1 for _ in val_subset.rglob("*.png")), "scored what finished before the cancel"
+
+
+def test_class_folders_are_matched_to_the_manifest_labels_by_name(eval_results: Path, val_subset: Path,
+                                                                  tmp_path: Path) -> None:
+    from edgeq import api
+    from edgeq.events import drain
+
+    renamed = tmp_path / "val"  # '3_dress' -> 'DRESS': alphabetical order is not the model's class order
+    for d in val_subset.iterdir():
+        shutil.copytree(d, renamed / d.name.split("_", 1)[1].upper())
+    docs = [drain(api.evaluate(api.EvalRequest(targets=[str(eval_results)], data=str(folder), write=False,
+                                               drift=False))).to_dict() for folder in (val_subset, renamed)]
+    assert docs[1]["data"]["classes"][0] == "TSHIRT_TOP" and docs[1]["data"]["classes"][-1] == "ANKLE_BOOT"
+    for a, b in zip(docs[0]["variants"], docs[1]["variants"]):
+        assert a["metrics"]["top1"] == b["metrics"]["top1"] > 0.5 and a["metrics"]["confusion"] == b["metrics"]["confusion"]
+
+
+def test_limit_is_a_seeded_random_sample(eval_results: Path, val_subset: Path) -> None:
+    from edgeq import api
+    from edgeq.events import drain
+
+    def run(seed: int) -> dict:
+        return drain(api.evaluate(api.EvalRequest(targets=[str(eval_results)], data=str(val_subset), limit=20, seed=seed,
+                                                  write=False, drift=False))).to_dict()
+
+    a, b, c = run(0), run(0), run(1)
+    assert a["data"]["images"] == 20 and a["data"]["sample"] == {"limit": 20, "seed": 0, "of": 80}
+    conf = np.array(_by_mode(a)["float32"]["metrics"]["confusion"])
+    assert (conf.sum(axis=1) > 0).sum() >= 6, "not just the first two classes"
+    assert a["variants"] == b["variants"], "same seed, same sample"
+    assert c["data"]["sample"]["seed"] == 1 and _by_mode(c)["float32"]["metrics"]["confusion"] != conf.tolist()
+
+
+def test_api_rejects_negative_numbers(eval_results: Path, val_subset: Path) -> None:
+    import pytest
+
+    from edgeq import api
+    from edgeq.errors import UsageError
+    from edgeq.events import drain
+
+    for bad in ({"limit": -3}, {"workers": 0}, {"max_drop": -1.0}, {"top_k": 0}):
+        with pytest.raises(UsageError, match="must be ≥"):
+            drain(api.evaluate(api.EvalRequest(targets=[str(eval_results)], data=str(val_subset), write=False, **bad)))

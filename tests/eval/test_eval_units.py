@@ -78,4 +78,33 @@ def test_recommendation_falls_back_to_closest_when_none_meets() -> None:
     r = recommend(rows, 1.0, labelled=True)
     assert r["met"] and r["variant"] == "dynamic"
     r = recommend(rows[1:2], 1.0, labelled=True)
-    assert not r["met"] and r["variant"] == "int8" and "--max-drop" in r["reason"]
+    assert not r["met"] and r["variant"] == "int8" and "--max-drop 1 --data FOLDER" in r["reason"]
+
+
+def test_top_k_records_its_k() -> None:
+    rng = np.random.default_rng(0)
+    out, labels = rng.normal(size=(40, 10)), rng.integers(0, 10, 40)
+    for k, want_top5 in ((3, False), (5, True)):
+        s = Score(classes=10, classifier=True, top_k=k)
+        s.update(out, labels, None)
+        d = s.to_dict(None)
+        assert d["top_k"]["k"] == k and d["top_k"]["accuracy"] >= d["top1"]
+        assert (d["top5"] == d["top_k"]["accuracy"]) if want_top5 else d["top5"] is None
+    s = Score(classes=3, classifier=True, top_k=None)
+    s.update(out[:, :3], labels % 3, None)
+    assert s.to_dict(None)["top_k"] is None and s.to_dict(None)["top5"] is None
+
+
+def test_class_names_match_loosely(tmp_path: Path) -> None:
+    from edgeq.evaluation.dataset import align_to_labels, class_key
+
+    assert class_key("0_tshirt_top") == class_key("T-shirt/top") == class_key("TSHIRT TOP") == "tshirttop"
+    labels = ["T-shirt/top", "Trouser", "Ankle boot"]
+    for name in ("ankle_boot", "trouser"):
+        write_images(tmp_path / name, 2, prefix=name)
+    data, warnings = align_to_labels(find_dataset(tmp_path), labels)
+    assert data.classes == ["T-shirt/top", "trouser", "ankle_boot"] and data.labels == [2, 2, 1, 1]
+    assert len(warnings) == 1 and "no images of 'T-shirt/top'" in warnings[0]
+    write_images(tmp_path / "sock", 2, prefix="sock")
+    data, warnings = align_to_labels(find_dataset(tmp_path), labels)
+    assert data.classes == ["ankle_boot", "sock", "trouser"] and "'sock'" in warnings[0] and "--labels FILE" in warnings[0]
