@@ -34,9 +34,11 @@ class ProfileRequest:
             seconds, and stop at ``max_secs`` (benchmark_model's rule).
         warmup: warmup runs, reported apart.
         op_profiling: per-op timings (Android benchmark_model only).
-        out: results document path; default a ``runs/profile-*.json`` in the models' results
-            folder when it has a manifest.json, else not written.
+        out: results document path (one document with every run); default one
+            ``runs/profile-*.json`` per results folder (a folder with a manifest.json) holding the
+            runs of that folder's models; runs of models outside a results folder are not written.
         overwrite: allow replacing an existing ``out``.
+        write: False to write no document at all (``--no-save``).
         command: the command line, recorded in the document.
     """
 
@@ -54,14 +56,21 @@ class ProfileRequest:
     out: str | None = None
     overwrite: bool = False
     command: str = ""
+    write: bool = True
 
 
 @dataclass
 class ProfileResult:
-    """The results document and where it was written."""
+    """The results document (every run) and where its runs were written.
+
+    ``paths`` holds one document per results folder (or just ``out``); ``unsaved`` names the models
+    whose runs were written nowhere (not in a results folder, or ``write`` was False).
+    """
 
     doc: dict[str, Any]
     path: Path | None = None
+    paths: list[Path] = field(default_factory=list)
+    unsaved: list[str] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:
@@ -98,16 +107,28 @@ def _validate(req: ProfileRequest) -> list[Any]:
 
     if not req.models:
         raise UsageError("no model given", hint="edgeq profile MODEL.tflite --device NAME")
-    if req.runs < 1 or req.warmup < 0:
-        raise UsageError("--runs must be >= 1 and --warmup >= 0")
-    if req.min_secs < 0 or req.max_secs <= 0 or req.max_secs < req.min_secs:
-        raise UsageError(f"need 0 <= --min-secs <= --max-secs and --max-secs > 0 (got {req.min_secs:g}, {req.max_secs:g})")
+    if req.runs < 1:
+        raise UsageError(f"--runs must be at least 1 (got {req.runs})", hint="e.g. --runs 50 (the default)")
+    if req.warmup < 0:
+        raise UsageError(f"--warmup must be 0 or more (got {req.warmup})", hint="e.g. --warmup 1 (the default), or --warmup 0 for none")
+    if req.min_secs < 0:
+        raise UsageError(f"--min-secs must be 0 or more (got {req.min_secs:g})", hint="e.g. --min-secs 1 (the default), or --min-secs 0")
+    if req.max_secs <= 0:
+        raise UsageError(f"--max-secs must be more than 0 (got {req.max_secs:g})", hint="e.g. --max-secs 150 (the default)")
+    if req.max_secs < req.min_secs:
+        raise UsageError(f"--max-secs {req.max_secs:g} is shorter than --min-secs {req.min_secs:g}",
+                         hint=f"raise --max-secs to at least {req.min_secs:g}, or lower --min-secs")
     if req.threads is not None and req.threads < 1:
-        raise UsageError("--threads must be >= 1")
+        raise UsageError(f"--threads must be at least 1 (got {req.threads})", hint="e.g. --threads 1, or leave it out to use the device profile's")
     if req.delegate is not None and req.delegate not in DELEGATES:
-        raise UsageError(f"--delegate must be one of {', '.join(DELEGATES)}")
-    if len(set(req.devices)) != len(req.devices) or not req.devices:
-        raise UsageError("name each device once (--device NAME)")
+        raise UsageError(f"unknown delegate {req.delegate!r}", hint=f"--delegate must be one of {', '.join(DELEGATES)}")
+    if req.affinity is not None and any(c < 0 for c in req.affinity):
+        raise UsageError("--affinity CPU numbers must be 0 or more", hint="e.g. --affinity 0,1")
+    if not req.devices:
+        raise UsageError("no device given", hint="--device NAME (see 'edgeq devices list'), or leave it out for this host")
+    if len(set(req.devices)) != len(req.devices):
+        dup = next(d for d in req.devices if req.devices.count(d) > 1)
+        raise UsageError(f"device '{dup}' is named more than once", hint="name each device once (--device NAME)")
     for m in req.models:
         p = Path(m)
         if not p.is_file():
@@ -159,13 +180,74 @@ def _variant(model: Path) -> str:
     return model.stem
 
 
-def _doc_path(req: ProfileRequest) -> Path | None:
-    from edgeq.fsio import MANIFEST, run_document_path
+def _cpu_list(cpus: Any) -> str:
+    """``[0, 1, 2, 5]`` → ``"0-2,5"``."""
+    spans: list[list[int]] = []
+    for c in sorted(set(cpus)):
+        if spans and spans[-1][1] == c - 1:
+            spans[-1][1] = c
+        else:
+            spans.append([c, c])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
+
+def _check_settings(profile: Any, s: Any, req: ProfileRequest) -> None:
+    """Settings errors found on the host, before any model is copied (raises UsageError)."""
+    import os
+
+    if s.delegate in ("gpu", "nnapi") and profile.transport != "adb":
+        raise UsageError(f"--delegate {s.delegate} exists only on Android devices ('{profile.name}' is {profile.transport})",
+                         hint="use --delegate xnnpack or none here, or profile on an Android device (--device NAME with transport adb)")
+    if s.delegate == "external" and not s.delegate_path and profile.transport != "adb":
+        from_cli = req.delegate == "external"
+        raise UsageError(f"the external delegate needs a library path (device '{profile.name}')",
+                         hint="add --delegate-path /path/on/device/libdelegate.so" if from_cli
+                         else f"set delegate_path in {profile.source}, or pass --delegate-path")
+    if s.affinity and profile.transport == "local" and hasattr(os, "sched_getaffinity"):
+        have = os.sched_getaffinity(0)  # the CPUs this process may run on: what the runner can pin to
+        missing = [c for c in s.affinity if c not in have]
+        if missing:
+            from_cli = req.affinity is not None
+            where = "--affinity" if from_cli else f"'affinity' in {profile.source}"
+            raise UsageError(
+                f"CPU{'s' if len(missing) > 1 else ''} {_cpu_list(missing)} "
+                f"{'do' if len(missing) > 1 else 'does'} not exist on {profile.name} (it has CPUs {_cpu_list(have)})",
+                hint=f"choose CPUs from {_cpu_list(have)} in {where}" + (f", e.g. --affinity {min(have)}" if from_cli else ""),
+            )
+
+
+def _write_documents(req: ProfileRequest, order: list[tuple[str, str]], records: dict[int, dict[str, Any]],
+                     profiles: list[Any], stop: CancelToken) -> tuple[list[Path], list[str]]:
+    """Writes the results: ``out`` (every run), else one ``runs/profile-*.json`` per results folder
+    holding its own models' runs. Returns (paths written, models whose runs were not written)."""
+    from edgeq.fsio import MANIFEST, run_document_path, write_json_atomic
+
+    def measured(idx: list[int]) -> bool:
+        return any((records.get(i) or {}).get("status") in ("ok", "partial") for i in idx)
+
+    if not req.write:
+        return [], list(dict.fromkeys(req.models))
     if req.out:
-        return Path(req.out)
-    folder = Path(req.models[0]).parent
-    return run_document_path(folder, "profile") if (folder / MANIFEST).is_file() else None
+        if not measured(list(range(len(order)))):
+            return [], []
+        path = Path(req.out)
+        write_json_atomic(path, _document(req, order, records, profiles, stop))
+        return [path], []
+    groups: dict[Path, tuple[Path, list[int]]] = {}
+    unsaved: list[str] = []
+    for i, (model, _dev) in enumerate(order):
+        folder = Path(model).parent
+        if (folder / MANIFEST).is_file():
+            groups.setdefault(folder.resolve(), (folder, []))[1].append(i)
+        elif model not in unsaved:
+            unsaved.append(model)
+    paths = []
+    for folder, idx in groups.values():
+        if measured(idx):
+            path = run_document_path(folder, "profile")  # named now: the name carries the time it was written
+            write_json_atomic(path, _document(req, order, records, profiles, stop, idx))
+            paths.append(path)
+    return paths, unsaved
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -250,7 +332,6 @@ def run_profile(request: ProfileRequest, *, cancel: CancelToken) -> Iterator[Eve
         Cancelled: after writing the partial document, when ``cancel`` was set.
     """
     from edgeq.devices.backend import settings_for
-    from edgeq.fsio import write_json_atomic
 
     profiles = _validate(request)
     jobs: dict[str, list[tuple[int, str, Any, list[str]]]] = {p.name: [] for p in profiles}
@@ -263,8 +344,7 @@ def run_profile(request: ProfileRequest, *, cancel: CancelToken) -> Iterator[Eve
                 affinity=tuple(request.affinity) if request.affinity is not None else None, warmup=request.warmup,
                 runs=request.runs, min_secs=request.min_secs, max_secs=request.max_secs, op_profiling=request.op_profiling,
             )
-            if s.delegate in ("gpu", "nnapi") and p.transport != "adb":
-                raise UsageError(f"--delegate {s.delegate} exists only on Android devices ('{p.name}' is {p.transport})")
+            _check_settings(p, s, request)
             idx = len(order)
             order.append((m, p.name))
             try:
@@ -280,7 +360,7 @@ def run_profile(request: ProfileRequest, *, cancel: CancelToken) -> Iterator[Eve
     errors: dict[int, EdgeqError] = {i: e for i, (_, e) in refused.items()}
     stop = CancelToken()
     q: queue.Queue[tuple] = queue.Queue()
-    yield Stage("profile", f"profiling {len(request.models)} model(s) on {len(profiles)} device(s)", total=total)
+    yield Stage("profile", f"Profiling {len(request.models)} model(s) on {len(profiles)} device(s)", total=total)
     workers = [threading.Thread(target=_device_worker, args=(p, jobs[p.name], q, stop), name=f"edgeq-profile-{p.name}", daemon=True)
                for p in profiles if jobs[p.name]]
     for w in workers:
@@ -325,28 +405,27 @@ def run_profile(request: ProfileRequest, *, cancel: CancelToken) -> Iterator[Eve
             while not q.empty():
                 take(q.get_nowait())
         doc = _document(request, order, records, profiles, stop)
-        written = None
-        if any(r["status"] in ("ok", "partial") for r in records.values()):
-            written = _doc_path(request)  # chosen now: the runs/ name carries the time it was written
-            if written is not None:
-                write_json_atomic(written, doc)
-        result = ProfileResult(doc, written)
+        paths, unsaved = _write_documents(request, order, records, profiles, stop)
+        result = ProfileResult(doc, paths[0] if paths else None, paths, unsaved)
     if crash is not None:
         raise crash
     if stop.cancelled:
-        where = f"; partial results written to {written}" if written else ""
+        where = f"; partial results written to {', '.join(map(str, paths))}" if paths else ""
         raise Cancelled(f"{stop.reason}{where}")
     if not any(r["status"] in ("ok", "partial") for r in records.values()) and errors:
         raise errors[min(errors)]
     yield Done(result)
 
 
-def _document(req: ProfileRequest, order: list[tuple[str, str]], records: dict[int, dict[str, Any]], profiles: list[Any], stop: CancelToken) -> dict[str, Any]:
+def _document(req: ProfileRequest, order: list[tuple[str, str]], records: dict[int, dict[str, Any]], profiles: list[Any],
+              stop: CancelToken, only: list[int] | None = None) -> dict[str, Any]:
     from edgeq.fsio import meta
 
     runs = []
     by_name = {p.name: p for p in profiles}
     for i, (model, dev) in enumerate(order):
+        if only is not None and i not in only:
+            continue
         rec = records.get(i)
         if rec is None:  # never started (interrupted before its turn)
             from edgeq.devices.backend import settings_for
@@ -382,11 +461,11 @@ def run_check(name: str, *, cancel: CancelToken) -> Iterator[Event]:
 
     profile = get_profile(name)
     backend = make_backend(profile)
-    yield Stage("connect", f"connecting to {profile.name} ({profile.connection_label()})")
+    yield Stage("connect", f"Connecting to {profile.name} ({profile.connection_label()})")
     try:
         backend.transport.open()
         cancel.raise_if_cancelled()
-        yield Stage("probe", f"probing {profile.name}")
+        yield Stage("probe", f"Probing {profile.name}")
         info = backend.probe(settings_for(profile))
     finally:
         backend.close()

@@ -21,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sh = sub.add_parser("show", help="print one profile's settings")
     sh.add_argument("name", help="device profile name")
     sh.add_argument("--json", action="store_true", help="print JSON on stdout")
+    for action in (ls, ck, sh):  # main() reads --traceback from argv; each parser must accept it
+        action.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help="show the full traceback on errors")
 
 
 def run(args: argparse.Namespace, env: Env) -> int:

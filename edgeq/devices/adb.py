@@ -220,4 +220,5 @@ class AdbTransport(BaseTransport):
         self.open()
         p = self._adb(["pull", remote, str(local)], 600)
         if p.returncode != 0:
-            raise DeviceCommandFailed(f"adb pull of {remote} failed: {p.stderr.decode(errors='replace').strip()}")
+            raise DeviceCommandFailed(f"adb pull of {remote} failed: {p.stderr.decode(errors='replace').strip()}",
+                                      hint=f"check the phone is still connected ('adb devices') and run 'edgeq devices check {self.name}'")

@@ -278,13 +278,13 @@ class AndroidBackend(DeviceBackend):
         """Runs benchmark_model once; ends with ``Done(RunOutcome)`` (aggregates, no per-run samples)."""
         dev = self.profile.name
         out = RunOutcome()
-        yield Stage(f"push:{dev}", f"{dev}: copying benchmark_model and {model.name}", variant=variant)
+        yield Stage(f"push:{dev}", f"Copying benchmark_model and {model.name} to {dev}", variant=variant)
         if not hasattr(self, "_facts"):
             self._facts = self.probe(settings)["facts"]
         out.facts = dict(self._facts)
         binary = self._binary()
         remote_model = self.prepare(model)
-        yield Stage(f"bench:{dev}", f"{dev}: {model.name} (benchmark_model)", variant=variant)
+        yield Stage(f"bench:{dev}", f"Benchmarking {model.name} on {dev} (benchmark_model)", variant=variant)
         proc = self.transport.start(benchmark_model_argv(binary, remote_model, settings), env=dict(settings.env))
         lines: list[str] = []
         try:

@@ -250,13 +250,13 @@ class RunnerBackend(DeviceBackend):
         """
         dev = self.profile.name
         out = RunOutcome()
-        yield Stage(f"push:{dev}", f"{dev}: copying {model.name}", variant=variant)
+        yield Stage(f"push:{dev}", f"Copying {model.name} to {dev}", variant=variant)
         remote_model = self.prepare(model)
         argv = self._runner_argv(
             settings, remote_model, "benchmark",
             ["--warmup", str(settings.warmup), "--runs", str(settings.runs), "--min-secs", str(settings.min_secs), "--max-secs", str(settings.max_secs)],
         )
-        yield Stage(f"bench:{dev}", f"{dev}: {model.name}", total=settings.runs, variant=variant)
+        yield Stage(f"bench:{dev}", f"Benchmarking {model.name} on {dev}", total=settings.runs, variant=variant)
         proc = self.transport.start(argv, env=dict(settings.env))
         failure: list[EdgeqError] = []
 
@@ -294,7 +294,7 @@ class RunnerBackend(DeviceBackend):
                 out.warnings.append(str(msg.get("message")))
                 yield Log(f"{dev}: {msg.get('message')}", LogLevel.WARNING)
             elif kind == "error":
-                failure.append(runner_error(str(msg.get("kind")), str(msg.get("message")), self.profile))
+                failure.append(runner_error(str(msg.get("kind")), str(msg.get("message")), self.profile, settings))
 
         try:
             for line in self._lines(proc, cancel, f"the runner ({model.name})", self.profile.run_timeout):
@@ -308,7 +308,8 @@ class RunnerBackend(DeviceBackend):
                     hint="install Python 3 on the device, or set python = \"/path/to/python3\" in the profile",
                 )
             if res.exited != 0:
-                raise DeviceCommandFailed(f"the runner exited with status {res.exited} on device '{dev}': {res.tail() or 'no output'}", result=res)
+                raise DeviceCommandFailed(f"the runner exited with status {res.exited} on device '{dev}': {res.tail() or 'no output'}", result=res,
+                                          hint=f"run 'edgeq devices check {dev}' to diagnose")
         except Cancelled as exc:
             out.cut_short(f"cancelled: {exc.message}")
         except EdgeqError as exc:
@@ -347,7 +348,7 @@ class RunnerBackend(DeviceBackend):
             def on_line(line: str) -> None:
                 msg = _json(line)
                 if msg and msg.get("type") == "error":
-                    errors.append(runner_error(str(msg.get("kind")), str(msg.get("message")), self.profile))
+                    errors.append(runner_error(str(msg.get("kind")), str(msg.get("message")), self.profile, settings))
 
             try:
                 for line in self._lines(proc, cancel, "the runner (accuracy)", self.profile.run_timeout):
@@ -397,7 +398,7 @@ def make_backend(profile: DeviceProfile) -> DeviceBackend:
     try:
         factory = BACKENDS[TransportKind(profile.transport)]
     except (KeyError, ValueError):  # pragma: no cover - profiles validate transport
-        raise UsageError(f"no backend for transport {profile.transport!r}") from None
+        raise UsageError(f"no backend for transport {profile.transport!r}", hint="transport must be local, ssh or adb") from None
     return factory(profile)
 
 

@@ -13,25 +13,37 @@ from typing import Any
 from edgeq.errors import DelegateMissing, DeviceCommandFailed, EdgeqError, InputError, ModelLoadError, RuntimeMissing
 
 
-def runner_error(kind: str, message: str, profile: Any) -> EdgeqError:
-    """Maps the runner's ``error`` line (``kind``, ``message``) to the edgeq error whose hint fixes it."""
+def runner_error(kind: str, message: str, profile: Any, settings: Any = None) -> EdgeqError:
+    """Maps the runner's ``error`` line (``kind``, ``message``) to the edgeq error whose hint fixes it.
+
+    ``settings`` (the run's BenchSettings) tell which delegate and CPUs were really asked for, and
+    whether they came from the command line (differing from the profile) or from the profile file.
+    """
     py = profile.python
+    delegate = settings.delegate if settings is not None else profile.delegate
+    path_from_cli = settings is not None and settings.delegate_path != profile.effective_delegate_path
+    delegate_from_cli = delegate != profile.delegate
     if kind == "runtime_missing":
         pkg = "numpy" if "numpy" in message else ("tflite-runtime" if profile.runtime == "tflite_runtime" else "ai-edge-litert")
         return RuntimeMissing(f"{message} on device '{profile.name}'", hint=f"install it on the device: {py} -m pip install {pkg}")
     if kind in ("delegate_missing", "delegate_failed"):
-        if profile.delegate == "edgetpu":
+        if delegate == "edgetpu":
             hint = ("install the Edge TPU runtime on the device (sudo apt-get install libedgetpu1-std from Coral's apt repository)"
                     if kind == "delegate_missing" else "plug the Edge TPU in (USB 3 port), check 'lsusb' for Global Unichip/Google, then run again")
+            if kind == "delegate_missing" and delegate_from_cli:
+                hint += ", or drop --delegate edgetpu to use the device's own delegate"
+        elif path_from_cli or delegate_from_cli:
+            hint = "pass --delegate-path with the path of a delegate library that exists on the device"
         else:
-            hint = "check delegate_path in the device profile points to a library that exists on the device"
+            hint = f"check delegate_path in {profile.source} points to a library that exists on the device"
         return DelegateMissing(f"{message} (device '{profile.name}')", hint=hint)
     if kind == "needs_edgetpu":
         return InputError(message, hint="profile an *_edgetpu.tflite only on a device whose delegate is edgetpu (e.g. --device coral-usb-rpi)")
     if kind == "model_invalid":
         return ModelLoadError(message, hint="check the file is a .tflite model this runtime version supports")
     if kind == "affinity":
-        return DeviceCommandFailed(message, hint="fix 'affinity' in the profile (or --affinity) to CPUs the device has")
+        where = "--affinity" if settings is not None and tuple(settings.affinity) != tuple(profile.affinity) else f"'affinity' in {profile.source}"
+        return DeviceCommandFailed(message.replace("this device", f"device '{profile.name}'"), hint=f"choose CPUs the device has in {where}")
     return DeviceCommandFailed(f"{message} (device '{profile.name}')", hint="run 'edgeq devices check " + profile.name + "' to diagnose")
 
 

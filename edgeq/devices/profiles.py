@@ -192,7 +192,8 @@ class DeviceProfile:
         if version is None:
             raise ProfileInvalid(f"{source}: key 'schema_version' is missing", hint=f"add 'schema_version = {SCHEMA_VERSION}' at the top of {source}")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise ProfileInvalid(f"{source}: key 'schema_version': must be a positive integer")
+            raise ProfileInvalid(f"{source}: key 'schema_version': must be a positive integer",
+                                 hint=f"set 'schema_version = {SCHEMA_VERSION}' in {source}")
         if version > SCHEMA_VERSION:
             raise ProfileInvalid(
                 f"{source}: schema_version {version} is newer than this edgeq understands ({SCHEMA_VERSION})",
@@ -266,7 +267,8 @@ _EXPECT_KEYS: _Spec = {
 
 def _check_table(table: Any, spec: _Spec, source: str, prefix: str) -> dict[str, Any]:
     if not isinstance(table, Mapping):
-        raise ProfileInvalid(f"{source}: key '{prefix.rstrip('.')}' must be a table")
+        raise ProfileInvalid(f"{source}: key '{prefix.rstrip('.')}' must be a table",
+                             hint=f"write it as a section: [{prefix.rstrip('.')}] followed by key = value lines (see docs/devices.md)")
     out: dict[str, Any] = {}
     for key, value in table.items():
         if key not in spec:
@@ -281,7 +283,8 @@ def _check_table(table: Any, spec: _Spec, source: str, prefix: str) -> dict[str,
         if ok and key == "affinity":
             ok = all(isinstance(c, int) and not isinstance(c, bool) for c in value)
         if not ok:
-            raise ProfileInvalid(f"{source}: key '{prefix}{key}' must be {words}, got {value!r}")
+            raise ProfileInvalid(f"{source}: key '{prefix}{key}' must be {words}, got {value!r}",
+                                 hint=f"fix '{prefix}{key}' in {source} (see docs/devices.md)")
         out[key] = float(value) if want == (int, float) else value
     return out
 
@@ -291,7 +294,7 @@ def _scalar_str(value: Any, source: str, key: str) -> str:
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
         return str(value)
-    raise ProfileInvalid(f"{source}: key '{key}' must be a string or number, got {value!r}")
+    raise ProfileInvalid(f"{source}: key '{key}' must be a string or number, got {value!r}", hint=f"fix '{key}' in {source}")
 
 
 def load_profile_file(path: Path, *, builtin: bool = False) -> DeviceProfile:
@@ -310,7 +313,7 @@ def load_profile_file(path: Path, *, builtin: bool = False) -> DeviceProfile:
     except tomllib.TOMLDecodeError as exc:
         raise ProfileInvalid(f"{path}: not valid TOML: {exc}", hint="fix the syntax (see docs/devices.md for an example)") from None
     except OSError as exc:
-        raise ProfileInvalid(f"{path}: cannot read: {exc.strerror}") from None
+        raise ProfileInvalid(f"{path}: cannot read: {exc.strerror}", hint="check the file's permissions, or remove it") from None
     return DeviceProfile.from_dict(data, source=str(path), builtin=builtin)
 
 
@@ -338,10 +341,11 @@ def load_all_profiles() -> list[DeviceProfile]:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:  # pragma: no cover - shipped files are tested
-            raise ProfileInvalid(f"{src}: not valid TOML: {exc}") from None
+            raise ProfileInvalid(f"{src}: not valid TOML: {exc}", hint="reinstall edgeq") from None
         p = DeviceProfile.from_dict(data, source=src, builtin=True)
         if p.name in profiles:
-            raise ProfileInvalid(f"{src}: device name '{p.name}' is already defined by {profiles[p.name].source}")
+            raise ProfileInvalid(f"{src}: device name '{p.name}' is already defined by {profiles[p.name].source}",
+                                 hint="reinstall edgeq")
         profiles[p.name] = p
     user_dir = user_devices_dir()
     seen: dict[str, str] = {}

@@ -387,6 +387,36 @@ def accuracy(args, interp, np):
     emit({"type": "accuracy", "count": len(outs), "outputs": args.outputs})
 
 
+def _cpu_list(cpus):
+    spans = []
+    for c in sorted(set(cpus)):
+        if spans and spans[-1][1] == c - 1:
+            spans[-1][1] = c
+        else:
+            spans.append([c, c])
+    return ",".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in spans)
+
+
+def pin_cpus(text):
+    """Pins this process to the CPUs in ``text`` ("2,3"); a CPU the device lacks is named, with those it has."""
+    try:
+        want = set(int(c) for c in text.split(",") if c.strip())
+    except ValueError:
+        fail("affinity", "--affinity %r is not a list of CPU numbers" % text)
+    try:
+        have = os.sched_getaffinity(0)
+    except AttributeError:
+        fail("affinity", "this device cannot pin processes to CPUs (no sched_setaffinity)")
+    missing = sorted(want - have)
+    if missing:
+        fail("affinity", "CPU%s %s %s not exist on this device (it has CPUs %s)"
+             % ("s" if len(missing) > 1 else "", _cpu_list(missing), "do" if len(missing) > 1 else "does", _cpu_list(have)))
+    try:
+        os.sched_setaffinity(0, want)
+    except OSError as exc:
+        fail("affinity", "cannot pin to CPUs %s: %s" % (_cpu_list(want), exc.strerror or exc))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="edgeq-runner", description=__doc__.split("\n")[0])
     p.add_argument("model", nargs="?")
@@ -410,10 +440,7 @@ def main(argv=None):
     if args.watch_stdin:
         watch_stdin(args.remove_dir_on_hangup)
     if args.affinity:
-        try:
-            os.sched_setaffinity(0, set(int(c) for c in args.affinity.split(",")))
-        except (AttributeError, OSError, ValueError) as exc:
-            fail("affinity", "cannot pin to CPUs %s: %s" % (args.affinity, exc))
+        pin_cpus(args.affinity)
     facts = hello(args)
     if args.mode == "probe":
         emit({"type": "done"})

@@ -136,7 +136,8 @@ class SshTransport(BaseTransport):
             try:
                 client.load_system_host_keys(r["known_hosts"])
             except Exception as exc:  # noqa: BLE001
-                raise DeviceUnreachable(f"cannot read known_hosts file {r['known_hosts']}: {exc}") from None
+                raise DeviceUnreachable(f"cannot read known_hosts file {r['known_hosts']}: {exc}",
+                                        hint="fix or remove the bad line in that file (ssh-keygen -R HOST removes a host's keys)") from None
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         sock = paramiko.ProxyCommand(r["proxycommand"]) if r["proxycommand"] else None
         t = self.settings.connect_timeout
@@ -293,7 +294,8 @@ class SshTransport(BaseTransport):
         except (OSError, EOFError) as exc:
             if not self.alive():
                 raise self._dropped(f"download of {remote}") from None
-            raise DeviceCommandFailed(f"cannot download {remote} from {self.label}: {exc}") from None
+            raise DeviceCommandFailed(f"cannot download {remote} from {self.label}: {exc}",
+                                      hint=f"check free space on this host and run 'edgeq devices check {self.name}'") from None
 
 
 def _read_all(stream: Any, into: list[bytes]) -> None:

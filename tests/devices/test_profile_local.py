@@ -31,8 +31,9 @@ def test_cli_table_and_document(models, run_cli, tmp_path: Path, devices_dir: Pa
     out = tmp_path / "prof.json"
     r = run_cli("profile", models.int8, "--device", "local", "--threads", "2", *FAST, "--out", out)
     assert r.code == 0, r.stderr
-    assert "median" in r.stdout and "local" in r.stdout and "tiny.int8.tflite" in r.stdout
-    assert f"profile written to {out}" in r.stderr
+    assert "median" in r.stdout and "on local; 2 threads, delegate xnnpack" in r.stdout and "tiny.int8 " in r.stdout
+    assert "peak RSS MB" in r.stdout and max(len(line) for line in r.stdout.splitlines()) <= 120
+    assert f"wrote profile to {out}" in r.stderr and "» Profiling 1 model(s)" in r.stderr
     doc = json.loads(out.read_text())
     assert doc["__meta__"]["kind"] == "profile" and doc["__meta__"]["schema_version"] == 1
     assert doc["command"].startswith("edgeq profile ") and "--threads 2" in doc["command"]
