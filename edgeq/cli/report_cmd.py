@@ -28,11 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _format(args: argparse.Namespace) -> str:
-    if args.format:
-        return args.format
-    if args.output:
-        return _SUFFIXES.get(Path(args.output).suffix.lower(), "md")
-    return "md"
+    """--format, else the -o suffix, else md; a --format that contradicts a known -o suffix is an error."""
+    implied = _SUFFIXES.get(Path(args.output).suffix.lower()) if args.output else None
+    if args.format and implied and args.format != implied:
+        raise UsageError(f"-o {args.output} names a .{implied} file but --format is {args.format}",
+                         hint=f"drop --format (the suffix picks {implied}), or name the file "
+                              f"{Path(args.output).with_suffix('.' + args.format)}")
+    return args.format or implied or "md"
 
 
 def run(args: argparse.Namespace, env: Env) -> int:

@@ -124,7 +124,7 @@ def _warn(warnings: list[dict[str, Any]], code: str, message: str, source: str |
 def _add_source(doc: dict[str, Any], sid: str, label: str, folder: ResultsFolder, given: str,
                 devices: dict[str, dict[str, Any]], warnings: list[dict[str, Any]], top_layers: int) -> None:
     man = folder.manifest.doc if folder.manifest else None
-    parts = ([folder.manifest] if folder.manifest else []) + sorted(folder.runs, key=lambda p: (p.created, p.name))
+    parts = ([folder.manifest] if folder.manifest else []) + sorted(folder.runs, key=lambda p: p.order)
     src = {
         "id": sid, "label": label, "folder": str(given),
         "status": man.get("status") if man else None, "partial_reason": man.get("partial_reason") if man else None,
@@ -158,10 +158,33 @@ def _add_source(doc: dict[str, Any], sid: str, label: str, folder: ResultsFolder
         doc["layers"].append({
             "source": sid, "file": part.name, "command": part.doc.get("command", ""), "created": part.created,
             "model": part.doc.get("model"), "reference": part.doc.get("reference"),
-            "count": len(layers), "top": layers[:top_layers],
+            "model_sha256": part.doc.get("model_sha256"), "reference_sha256": part.doc.get("reference_sha256"),
+            "count": len(layers), "top": [_layer(x) for x in layers[:top_layers]],
         })
     for part in folder.of_kind("profile"):
         _add_profile(doc, sid, part, devices, warnings)
+
+
+def _layer(x: dict[str, Any]) -> dict[str, Any]:
+    """One analyze row with SQNRs as a number or None, and ``*_infinite`` flags for an infinite SQNR.
+
+    ``edgeq analyze`` writes an infinite SQNR as the string ``"inf"``: for ``sqnr_db``, the output's
+    error is exactly zero at float precision; for ``local_sqnr_db``, the op's output is no noisier than
+    its noisiest input (a reshape or max-pool only moves int8 values; elsewhere the op's own rounding
+    is lost in, or cancels, the error carried in), so it adds no measurable error itself.
+    """
+    out = dict(x)
+    for key in ("sqnr_db", "local_sqnr_db"):
+        v = x.get(key)
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                v = None
+        infinite = isinstance(v, float) and v == float("inf")
+        out[key] = v if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) != float("inf") else None
+        out[key.replace("_db", "_infinite")] = infinite
+    return out
 
 
 def _add_manifest(doc: dict[str, Any], sid: str, man: dict[str, Any], warnings: list[dict[str, Any]]) -> None:
@@ -210,6 +233,9 @@ def _variant_for(doc: dict[str, Any], sid: str, file: Any, mode: Any, **facts: A
     name = PurePath(str(file)).name if file else None
     mine = [v for v in doc["variants"] if v["source"] == sid]
     for v in mine:
+        if facts.get("sha256") and v.get("sha256") == facts["sha256"]:
+            return v
+    for v in mine:
         if name and v["file"] == name:
             return v
     for v in mine:
@@ -224,15 +250,26 @@ def _variant_for(doc: dict[str, Any], sid: str, file: Any, mode: Any, **facts: A
     return stub
 
 
+def _foreign(var: dict[str, Any], sha256: Any) -> bool:
+    """True when a run measured a file whose sha256 differs from the manifest's variant it names."""
+    return bool(var.get("sha256") and isinstance(sha256, str) and sha256 and var["sha256"] != sha256)
+
+
 def _add_eval(doc: dict[str, Any], sid: str, part: Any, warnings: list[dict[str, Any]]) -> None:
     e = part.doc
     data = e.get("data") or {}
     results = []
     for v in e.get("variants") or []:
-        var = _variant_for(doc, sid, v.get("file"), v.get("mode"), bytes=v.get("bytes"))
+        var = _variant_for(doc, sid, v.get("file"), v.get("mode"), bytes=v.get("bytes"), sha256=v.get("sha256"))
         m = v.get("metrics") or {}
+        stale = _foreign(var, v.get("sha256"))
+        if stale:
+            _warn(warnings, "stale-eval", f"{part.name}: {v.get('file') or var['mode']} ignored: its sha256 does not "
+                                          f"match the manifest's {var['mode']} variant (another model, or converted "
+                                          "since); run 'edgeq eval' on this folder again", sid)
         results.append({
             "variant": var["id"], "mode": var["mode"], "file": v.get("file"), "status": v.get("status"),
+            "sha256": v.get("sha256"), "stale": stale,
             "error": v.get("error"), "engine": v.get("engine"), "calibration": v.get("calibration"),
             **{k: m.get(k) for k in ("count", "top1", "top5", "agreement_top1", "kl_divergence", "cosine",
                                      "sqnr_db", "max_abs_error")},
@@ -273,9 +310,14 @@ def _add_profile(doc: dict[str, Any], sid: str, part: Any, devices: dict[str, di
         else:
             devices[name]["sources"] = sorted({*devices[name]["sources"], sid})
         var = _variant_for(doc, sid, r.get("model_file"), r.get("variant"), sha256=r.get("model_sha256"))
-        if var.get("sha256") and r.get("model_sha256") and var["sha256"] != r["model_sha256"]:
-            _warn(warnings, "stale-profile", f"{part.name}: the profiled {var['mode']} file differs from the "
-                                             "manifest's (sha256): re-run 'edgeq profile' after converting", sid)
+        if _foreign(var, r.get("model_sha256")):
+            # Another model's file (or this variant before a re-convert): its latency must never be credited
+            # to this folder's variant, so it stays out of the latency table, the matrix and the headline.
+            _warn(warnings, "stale-profile", f"{part.name}: {r.get('model_file') or var['mode']} on {name} ignored: "
+                                             f"its sha256 does not match the manifest's {var['mode']} variant "
+                                             "(another model, or converted since); run 'edgeq profile' on this "
+                                             "folder's files", sid)
+            continue
         entry = {
             "id": f"{var['id']}@{name}", "source": sid, "file": part.name, "command": p.get("command", ""),
             "created": part.created, "variant": var["id"], "mode": var["mode"], "model_file": r.get("model_file"),
@@ -294,7 +336,9 @@ def _add_profile(doc: dict[str, Any], sid: str, part: Any, devices: dict[str, di
         old = next((x for x in doc["latency"] if x["id"] == entry["id"]), None)
         if old is not None:
             doc["latency"].remove(old)
-            _warn(warnings, "superseded", f"{var['mode']} on {name}: {old['file']} superseded by {part.name}", sid)
+            what = (f"{part.name} holds several runs of it; showing the last" if old["file"] == part.name
+                    else f"{old['file']} superseded by {part.name}")
+            _warn(warnings, "superseded", f"{var['mode']} on {name}: {what}", sid)
         doc["latency"].append(entry)
 
 
@@ -339,7 +383,7 @@ def _matrix(doc: dict[str, Any], max_drop: float) -> list[dict[str, Any]]:
 
 def _accuracy_of(v: dict[str, Any], ev: dict[str, Any] | None) -> dict[str, Any]:
     """Top-1 and drop of a variant: from the latest eval, else bounded by the convert-time agreement."""
-    res = next((r for r in (ev or {}).get("results", []) if r["variant"] == v["id"]), None)
+    res = next((r for r in (ev or {}).get("results", []) if r["variant"] == v["id"] and not r.get("stale")), None)
     if res is not None:
         return {"top1": res["top1"], "drop_pp": res["drop_pp"], "basis": "eval", "ok": res["status"] == "ok",
                 "agreement_top1": res["agreement_top1"], "sqnr_db": res["sqnr_db"]}

@@ -26,8 +26,8 @@ class Chart:
 
 
 def _unit(values: list[float]) -> tuple[float, str]:
-    """Divisor and unit for microsecond values: µs below 1 ms, else ms."""
-    return (1.0, "µs") if max(values, default=0.0) < 1000 else (1000.0, "ms")
+    """Divisor and unit for microsecond values: always ms, the unit of every latency in a report."""
+    return (1000.0, "ms")
 
 
 def _label(doc: dict[str, Any], e: dict[str, Any], with_device: bool = True) -> str:
@@ -271,7 +271,7 @@ def layer_error(doc: dict[str, Any]) -> list[Chart]:
         sx = Scale(0.0, ticks[-1], left, width - 150)
         svg = Svg(width, height, f"Per-layer quantization error of {run.get('model')}")
         bottom = top + row_h * len(layers)
-        x_axis(svg, sx, ticks, bottom, top, "scaled RMSE (RMSE / output std); longer = more error")
+        x_axis(svg, sx, ticks, bottom, top, "scaled RMSE (RMSE / output quantization scale); longer = more error")
         for i, (x, label) in enumerate(zip(layers, labels)):
             y = top + row_h * i
             svg.text(left - 8, y + row_h / 2 + 4, label, anchor="end")

@@ -41,6 +41,18 @@ def ms(x: Any) -> str:
     return f"{x:.3f}" if abs(x) < 10 else f"{x:.1f}"
 
 
+def us_ms(us: Any) -> str:
+    """A document latency in microseconds, written in milliseconds like every latency of a report."""
+    if isinstance(us, bool) or not isinstance(us, (int, float)):
+        return DASH
+    return ms(us / 1000.0)
+
+
+def sqnr(x: Any, infinite: Any = False, word: str = "exact") -> str:
+    """An SQNR in dB; an infinite one (no error at float precision) is written as ``word``."""
+    return word if infinite else num(x, 1)
+
+
 def pct(x: Any, digits: int = 1) -> str:
     """A fraction 0..1 as a percentage."""
     if not isinstance(x, (int, float)):

@@ -117,7 +117,8 @@ def _accuracy(doc: dict[str, Any], multi: bool) -> list[str]:
                 "", f"{_cell(a['data'].get('images'))} images from {_code(a['data'].get('folder'))}, "
                     f"reference {_cell(ref.get('mode'))}. Command: {_code(a['command'])}", ""]
         out += _table(["variant", "status", "top-1", "top-5", "drop pp", "agreement", "KL", "SQNR dB"],
-                      [[r["mode"], r["status"], f.pct(r["top1"], 2), f.pct(r["top5"], 2), f.num(r["drop_pp"]),
+                      [[r["mode"], f.text(r["status"]) + (" (stale: ignored)" if r.get("stale") else ""), f.pct(r["top1"], 2),
+                        f.pct(r["top5"], 2), f.num(r["drop_pp"]),
                         f.pct(r["agreement_top1"], 2), f.small(r["kl_divergence"]), f.num(r["sqnr_db"], 1)]
                        for r in a["results"]])
         per = [r for r in a["results"] if r["per_class"]]
@@ -127,9 +128,13 @@ def _accuracy(doc: dict[str, Any], multi: bool) -> list[str]:
                           [[c, *[f.pct(r["per_class"].get(c)) for r in per]] for c in classes])
     for run in doc["layers"]:
         out += [f"### Most sensitive layers: {'[' + run['source'] + '] ' if multi else ''}{_code(run['model'])}", ""]
-        out += _table(["op", "type", "tensor", "scaled RMSE", "SQNR dB"],
-                      [[x.get("op_index"), x.get("op_name"), x.get("tensor"), f.num(x.get("scaled_rmse"), 4),
-                        f.num(x.get("sqnr_db"), 1)] for x in run["top"]])
+        out += _table(["op", "type", "tensor", "own SQNR dB", "scaled RMSE", "SQNR dB"],
+                      [[x.get("op_index"), x.get("op_name"), x.get("tensor"),
+                        f.sqnr(x.get("local_sqnr_db"), x.get("local_sqnr_infinite"), "none added"), f.num(x.get("scaled_rmse"), 4),
+                        f.sqnr(x.get("sqnr_db"), x.get("sqnr_infinite"))] for x in run["top"]])
+        out += ["Sorted by own SQNR (of the error an op adds itself), lowest first; `none added`: the op's output "
+                "is no noisier than its input; `exact`: no error at all at float precision. Scaled RMSE is "
+                "RMSE ÷ the output's quantization scale (≈ 0.29 is pure rounding).", ""]
     return out
 
 
@@ -142,11 +147,11 @@ def _latency(doc: dict[str, Any], multi: bool) -> list[str]:
         s = e["stats"] or {}
         mem = e.get("memory") or {}
         rows.append([f"{e['source'] + '/' if multi else ''}{e['mode']}", e["device"], e["status"], s.get("count"),
-                     f.num(s.get("mean_us"), 1), f.num(s.get("median_us"), 1), f.num(s.get("p90_us"), 1),
-                     f.num(s.get("p99_us"), 1), f.num(s.get("std_us"), 1), f.num(s.get("init_ms"), 2),
+                     f.us_ms(s.get("mean_us")), f.us_ms(s.get("median_us")), f.us_ms(s.get("p90_us")),
+                     f.us_ms(s.get("p99_us")), f.us_ms(s.get("std_us")), f.ms(s.get("init_ms")),
                      f.num(mem.get("peak_rss_mb"), 1) if mem.get("measured") else "not measured",
                      f"{e['settings'].get('threads')} · {e['settings'].get('delegate') or 'none'}"])
-    out += _table(["variant", "device", "status", "runs", "mean µs", "median µs", "p90 µs", "p99 µs", "std µs",
+    out += _table(["variant", "device", "status", "runs", "mean ms", "median ms", "p90 ms", "p99 ms", "std ms",
                    "init ms", "peak RSS MB", "threads · delegate"], rows)
     out += ["Raw samples are in the JSON report (`edgeq report --format json`).", "", "### Devices", ""]
     keys = ["os", "machine", "cpu_model", "runtime", "runtime_version", "governor"]

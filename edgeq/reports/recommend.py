@@ -1,5 +1,9 @@
 """The recommendation: per device, the fastest and the smallest variant that meet the accuracy-drop target.
 
+The fastest is chosen among the variants profiled on that device; the smallest among every variant of
+the folder that meets the target (file size does not depend on the device), so it agrees with
+``edgeq eval``'s recommendation even when not every variant was profiled.
+
 A variant *meets the target* when its top-1 drop against the reference is at most ``max_drop_pp``.
 The drop comes from the latest eval run; without one, from the convert-time top-1 disagreement
 with float (an upper bound of the drop, measured on the calibration samples), and the report says
@@ -14,9 +18,11 @@ from typing import Any
 from edgeq.reports.formatting import kib, ms, times
 
 
-def _pick(row: dict[str, Any]) -> dict[str, Any]:
-    return {"row": row["id"], "variant": row["variant"], "mode": row["mode"], "median_ms": row["median_ms"],
-            "bytes": row["bytes"], "drop_pp": row["drop_pp"], "speedup_vs_float32": row["speedup_vs_float32"]}
+def _pick(row: dict[str, Any], device: Any = ...) -> dict[str, Any]:
+    here = device is ... or row["device"] == device  # a row of another device: its latency is not this one's
+    return {"row": row["id"], "variant": row["variant"], "mode": row["mode"],
+            "median_ms": row["median_ms"] if here else None, "bytes": row["bytes"], "drop_pp": row["drop_pp"],
+            "speedup_vs_float32": row["speedup_vs_float32"] if here else None}
 
 
 def recommend(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -38,16 +44,37 @@ def recommend(doc: dict[str, Any]) -> list[dict[str, Any]]:
             fit = [r for r in mine if r["meets_target"] and r["status"] == "ok"]
             timed = [r for r in fit if isinstance(r["median_ms"], (int, float))]
             fastest = min(timed, key=lambda r: (r["median_ms"], r["bytes"] or 0)) if timed else None
-            sized = [r for r in fit if isinstance(r["bytes"], int)]
-            smallest = min(sized, key=lambda r: (r["bytes"], r["median_ms"] or 0.0)) if sized else None
+            smallest = _smallest(rows, device)
             bases = sorted({r["accuracy_basis"] for r in fit if r["accuracy_basis"]})
             basis = "eval" if bases == ["eval"] else ("convert-check" if bases else None)
             out.append({
                 "source": src["id"], "device": device, "max_drop_pp": target, "basis": basis,
-                "fastest": _pick(fastest) if fastest else None, "smallest": _pick(smallest) if smallest else None,
+                "fastest": _pick(fastest) if fastest else None,
+                "smallest": _pick(smallest, device) if smallest else None,
                 "reason": _reason(mine, fastest, smallest, device, target, basis),
             })
     return out
+
+
+def _smallest(rows: list[dict[str, Any]], device: str | None) -> dict[str, Any] | None:
+    """The smallest variant within the target, profiled or not: size and accuracy do not depend on the device.
+
+    A variant that failed on ``device`` is left out; the row on ``device`` is used when there is one
+    (for its latency), else the variant's row on another device or its unprofiled row.
+    """
+    failed_here = {r["variant"] for r in rows if r["device"] == device and r["status"] != "ok"}
+    best: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if not (r["meets_target"] and r["status"] == "ok" and isinstance(r["bytes"], int)):
+            continue
+        if r["variant"] in failed_here:
+            continue
+        if r["variant"] not in best or r["device"] == device:
+            best[r["variant"]] = r
+    if not best:
+        return None
+    return min(best.values(), key=lambda r: (r["bytes"], r["median_ms"] if r["device"] == device and
+                                             isinstance(r["median_ms"], (int, float)) else float("inf")))
 
 
 def _reason(rows: list[dict[str, Any]], fastest: Any, smallest: Any, device: str | None, target: float,

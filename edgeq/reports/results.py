@@ -8,7 +8,9 @@ is an error.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from edgeq.reports.schema import upgrade
 from edgeq.reports.validation import checked
 
 RUN_KINDS = ("eval", "analyze", "profile")
+_RUN_NAME = re.compile(r"-\d{8}T\d{6}Z(?:-(\d+))?\.json$")
 
 
 @dataclass
@@ -33,6 +36,23 @@ class Part:
     @property
     def created(self) -> str:
         return str(self.doc.get("__meta__", {}).get("created") or "")
+
+    @property
+    def order(self) -> tuple[float, int, str]:
+        """Sort key, oldest first: ``created`` (parsed, any resolution), then the ``-n`` suffix of the file name.
+
+        ``created`` has 1 s resolution, and ``runs/eval-…Z-1.json`` (written second in the same second)
+        sorts *before* ``runs/eval-…Z.json`` by name, so the name alone cannot order them.
+        """
+        try:
+            when = _dt.datetime.fromisoformat(self.created.replace("Z", "+00:00"))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=_dt.timezone.utc)
+            ts = when.timestamp()
+        except ValueError:
+            ts = float("-inf")
+        m = _RUN_NAME.search(self.name)
+        return (ts, int(m.group(1) or 0) if m else 0, self.name)
 
     def provenance(self) -> dict[str, Any]:
         m = self.doc.get("__meta__", {})
@@ -53,7 +73,7 @@ class ResultsFolder:
 
     def of_kind(self, kind: str) -> list[Part]:
         """Run documents of ``kind``, oldest first (by ``created``, then file name)."""
-        return sorted((p for p in self.runs if p.kind == kind), key=lambda p: (p.created, p.name))
+        return sorted((p for p in self.runs if p.kind == kind), key=lambda p: p.order)
 
     @property
     def missing(self) -> list[str]:

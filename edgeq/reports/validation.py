@@ -17,6 +17,7 @@ INT = "integer"
 BOOL = "boolean"
 NUM_MAP = "number map"  # {name: number}, e.g. per-class accuracy
 SAMPLES = "samples"  # [number >= 0], non-finite values dropped
+DB = "number or \"inf\""  # an SQNR: 'edgeq analyze' writes an error of exactly zero as "inf"
 
 _ERROR = {"message": STR, "hint": STR, "stage": STR}
 _VARIANT = {
@@ -44,8 +45,9 @@ SPECS: dict[str, dict[str, Any]] = {
     "eval": {
         "command": STR, "partial": BOOL, "partial_reason": STR,
         "data": {"folder": STR, "kind": STR, "classes": list, "images": INT, "skipped": list, "preprocess": dict},
-        "reference": {"file": STR, "mode": STR},
-        "variants": [{"file": STR, "mode": STR, "engine": STR, "calibration": STR, "bytes": INT, "status": STR,
+        "reference": {"file": STR, "mode": STR, "sha256": STR},
+        "variants": [{"file": STR, "mode": STR, "engine": STR, "calibration": STR, "bytes": INT, "sha256": STR,
+                      "status": STR,
                       "error": _ERROR, "drop_pp": NUM,
                       "metrics": {"count": INT, "top1": NUM, "top5": NUM, "per_class": NUM_MAP, "confusion": list,
                                   "agreement_top1": NUM, "kl_divergence": NUM, "cosine": NUM, "sqnr_db": NUM,
@@ -55,9 +57,9 @@ SPECS: dict[str, dict[str, Any]] = {
         "recommendation": dict,
     },
     "analyze": {
-        "command": STR, "model": STR, "reference": STR,
-        "layers": [{"op_index": INT, "op_name": STR, "tensor": STR, "rmse": NUM, "scaled_rmse": NUM, "sqnr_db": NUM,
-                    "mean_abs_error": NUM}],
+        "command": STR, "model": STR, "reference": STR, "model_sha256": STR, "reference_sha256": STR,
+        "layers": [{"op_index": INT, "op_name": STR, "tensor": STR, "rmse": NUM, "scaled_rmse": NUM, "sqnr_db": DB,
+                    "local_sqnr_db": DB, "mean_abs_error": NUM}],
     },
     "profile": {
         "command": STR, "partial": BOOL, "partial_reason": STR,
@@ -101,7 +103,9 @@ def _check(value: Any, spec: Any, where: str, notes: list[str]) -> Any:
         NUM: _is_num, INT: lambda v: _is_num(v) and float(v).is_integer(), STR: lambda v: isinstance(v, str),
         BOOL: lambda v: isinstance(v, bool),
         NUM_MAP: lambda v: isinstance(v, dict) and all(_is_num(x) or x is None for x in v.values()),
-        SAMPLES: lambda v: isinstance(v, list), dict: lambda v: isinstance(v, dict),
+        SAMPLES: lambda v: isinstance(v, list),
+        DB: lambda v: _is_num(v) or v in ("inf", "-inf")
+        or (isinstance(v, float) and math.isinf(v)), dict: lambda v: isinstance(v, dict),
         list: lambda v: isinstance(v, list),
     }[spec](value)
     if not ok:
