@@ -56,7 +56,10 @@ def run(args: argparse.Namespace, env: Env) -> int:
     return ExitStatus.OK
 
 
-def _n(v: Any, fmt: str) -> str:
+def _n(v: Any, fmt: str, infinite: str = "inf") -> str:
+    """A number for the table; the documents' "inf" (no measurable error) reads as words."""
+    if v == "inf":
+        return infinite
     return format(v, fmt) if isinstance(v, (int, float)) else (str(v) if v is not None else "–")
 
 
@@ -69,6 +72,6 @@ def print_table(doc: dict[str, Any], env: Env, top: int) -> None:
     for col in ("op", "type", "tensor", "SQNR dB", "own SQNR dB", "RMSE", "RMSE/scale"):
         t.add_column(col, justify="left" if col in ("type", "tensor") else "right", overflow="fold")
     for r in doc["layers"][:top]:
-        t.add_row(str(r["op_index"]), r["op_name"], r["tensor"].split(";")[0][:60], _n(r["sqnr_db"], ".1f"),
-                  _n(r["local_sqnr_db"], ".1f"), _n(r["rmse"], ".4g"), _n(r["scaled_rmse"], ".3f"))
+        t.add_row(str(r["op_index"]), r["op_name"], r["tensor"].split(";")[0][:60], _n(r["sqnr_db"], ".1f", "exact"),
+                  _n(r["local_sqnr_db"], ".1f", "none added"), _n(r["rmse"], ".4g"), _n(r["scaled_rmse"], ".3f"))
     Console(file=env.stdout, width=150, highlight=False).print(t)
