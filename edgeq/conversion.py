@@ -436,11 +436,12 @@ def _one_variant(model: Any, mode: Mode, options: ConvertOptions, representative
     yield Stage("convert", f"Converting {mode}", total=total, variant=str(mode))
     counter = [0]
     rep = None
+    stop = threading.Event()  # set when this generator is left early (Ctrl-C, close())
     if conv.needs_calibration and representative is not None:
         def rep() -> Iterator[Any]:
             for item in representative():
-                if cancel.cancelled:
-                    raise Cancelled(cancel.reason)
+                if cancel.cancelled or stop.is_set():
+                    raise Cancelled(cancel.reason or "interrupted")
                 counter[0] += 1
                 yield item
 
@@ -455,10 +456,17 @@ def _one_variant(model: Any, mode: Mode, options: ConvertOptions, representative
     t0 = time.perf_counter()
     th = threading.Thread(target=work, name=f"edgeq-convert-{mode}", daemon=True)
     th.start()
-    while th.is_alive():
-        th.join(0.1)
-        if total:
-            yield Progress("convert", min(counter[0], total), total, variant=str(mode))
+    try:
+        while th.is_alive():
+            th.join(0.1)
+            if total:
+                yield Progress("convert", min(counter[0], total), total, variant=str(mode))
+    finally:
+        if th.is_alive():
+            # Let TensorFlow unwind (calibration stops at its next sample): a conversion thread
+            # still inside C++ when the interpreter exits aborts the whole process.
+            stop.set()
+            th.join(timeout=120)
     record["seconds"] = round(time.perf_counter() - t0, 3)
     if cancel.cancelled:
         raise Cancelled(cancel.reason)
