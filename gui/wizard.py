@@ -54,10 +54,13 @@ class JobManager:
               on_done: Callable[[Any], None] | None = None, on_error: Callable[[BaseException], None] | None = None,
               on_cancel: Callable[[str], None] | None = None, on_finished: Callable[[], None] | None = None) -> Job:
         if not self.running:
-            # No automatic garbage collection while jobs run. A collection started by the UI
-            # thread can finalize TensorFlow objects (a Keras model left by "inspect") and wait
-            # for a TF lock held by a converter thread that is itself waiting for the GIL: a
-            # deadlock seen in the tests. Collection resumes when the last job has finished.
+            # Garbage is collected here, on the UI thread, while no job runs, and automatic
+            # collection is off until the last job ends. Otherwise a collection can start on
+            # another thread -- TensorFlow's converter calls gc.collect() itself -- and destroy
+            # Qt objects (old plot items, widgets) off the UI thread, or a collection on the UI
+            # thread can finalize TF objects while a converter thread holds TF's locks: both
+            # deadlocked the window in tests.
+            gc.collect()
             gc.disable()
         job = Job(name, target, parent=self.window)
         if on_events:
@@ -84,6 +87,7 @@ class JobManager:
     def _finished(self, job: Job, handler: Callable[[], None] | None) -> None:
         if job in self.active:
             self.active.remove(job)
+        job.dispose()
         if not self.running:
             gc.enable()
         if handler is not None:

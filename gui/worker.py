@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -147,12 +148,34 @@ class Job(QObject):
     @property
     def running(self) -> bool:
         # The thread's own state, not the queued finished signal: closeEvent asks right after wait().
-        return self._thread.isRunning()
+        try:
+            return self._thread.isRunning()
+        except RuntimeError:  # already disposed: it finished
+            return False
 
     def wait(self, ms: int = 30000) -> bool:
         """Blocks until the thread ends (used when the window closes)."""
-        return self._thread.wait(ms)
+        try:
+            return self._thread.wait(ms)
+        except RuntimeError:  # already disposed: it finished
+            return True
 
     def _on_finished(self) -> None:
         self._done = True
         self.finished.emit()
+
+    def dispose(self) -> None:
+        """Disconnects everything and deletes the Qt objects on the UI thread.
+
+        The lambdas connected to a job refer back to it; left to the cycle collector, the
+        QThread/QObject could be destroyed by whichever thread collects next.
+        """
+        with warnings.catch_warnings():  # PySide warns when a signal had no connection
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for sig in (self.events, self.succeeded, self.failed, self.cancelled, self.finished):
+                try:
+                    sig.disconnect()
+                except (RuntimeError, TypeError):
+                    pass
+        self._thread.deleteLater()
+        self.deleteLater()
