@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Mapping
 
 from edgeq.devices.profiles import AdbSettings
-from edgeq.devices.transport import PID_MARK, BaseTransport, CommandResult, LineQueue, env_argv, pid_wrapped
+from edgeq.devices.transport import BaseTransport, CommandResult, LineQueue, PidMarkedOutput, env_argv, pid_wrapped
 from edgeq.errors import DeviceCommandFailed, DeviceUnreachable
 
 
@@ -114,7 +114,7 @@ def choose_device(devs: list[AdbDevice], serial: str) -> AdbDevice:
     raise DeviceUnreachable(f"Android device {dev.serial} is in state '{dev.state}', not ready", hint="boot it normally and check 'adb devices'")
 
 
-class AdbProcess:
+class AdbProcess(PidMarkedOutput):
     """``adb shell`` running a long command; the PID it prints first lets terminate() kill it."""
 
     def __init__(self, owner: "AdbTransport", argv: list[str]) -> None:
@@ -127,15 +127,6 @@ class AdbProcess:
         self._err: list[str] = []
         self._t = threading.Thread(target=lambda: self._err.extend(b.decode("utf-8", "replace") for b in self._proc.stderr), daemon=True)  # type: ignore[union-attr]
         self._t.start()
-
-    def _pid_line(self, line: str) -> bool:
-        if self.pid is None and line.startswith(PID_MARK + " "):
-            try:
-                self.pid = int(line.split()[1])
-            except ValueError:
-                pass
-            return False
-        return True
 
     def readline(self, timeout: float) -> str | None:
         return self._out.readline(timeout)

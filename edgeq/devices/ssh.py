@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from edgeq.devices.profiles import SshSettings
-from edgeq.devices.transport import PID_MARK, BaseTransport, CommandResult, LineQueue, env_argv, pid_wrapped
+from edgeq.devices.transport import BaseTransport, CommandResult, LineQueue, PidMarkedOutput, env_argv, pid_wrapped
 from edgeq.errors import DeviceCommandFailed, DeviceUnreachable
 
 
@@ -24,7 +24,7 @@ def _expand(path: str) -> str:
     return str(Path(path).expanduser()) if path else ""
 
 
-class SshProcess:
+class SshProcess(PidMarkedOutput):
     """A command started over its own SSH channel; its stdin stays open until terminate()."""
 
     def __init__(self, owner: "SshTransport", channel: Any, argv: list[str]) -> None:
@@ -36,15 +36,6 @@ class SshProcess:
         self._out = LineQueue(channel.makefile("rb"), on_line=self._pid_line)
         self._err_thread = threading.Thread(target=self._pump_err, args=(channel.makefile_stderr("rb"),), daemon=True)
         self._err_thread.start()
-
-    def _pid_line(self, line: str) -> bool:
-        if self.pid is None and line.startswith(PID_MARK + " "):
-            try:
-                self.pid = int(line.split()[1])
-            except ValueError:
-                pass
-            return False
-        return True
 
     def _pump_err(self, stream: Any) -> None:
         try:

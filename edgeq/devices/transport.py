@@ -148,6 +148,22 @@ def pid_wrapped(argv: list[str]) -> list[str]:
     return ["sh", "-c", _PID_WRAPPER, "sh", *argv]
 
 
+class PidMarkedOutput:
+    """Mixin for remote processes started through :func:`pid_wrapped`: the wrapper's first line
+    carries the remote PID (needed to kill it on cancel) and is not passed on as output."""
+
+    pid: int | None = None
+
+    def _pid_line(self, line: str) -> bool:
+        if self.pid is None and line.startswith(PID_MARK + " "):
+            try:
+                self.pid = int(line.split()[1])
+            except ValueError:
+                pass
+            return False
+        return True
+
+
 class LineQueue:
     """Reads a byte stream on a daemon thread into a queue of text lines (one per call)."""
 
