@@ -38,9 +38,20 @@ def make_window(qtbot: Any, settings_file: Path) -> Callable[..., Any]:
         return win
 
     yield _make
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
     for win in made:
         win.jobs.cancel_all("test finished")
         win.jobs.wait_all(60000)
+        win.close()
+        win.deleteLater()
+    # Destroy the windows now, on this thread: left as cyclic garbage, they could be collected
+    # by a worker thread of a later test (TensorFlow's converter calls gc.collect()).
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    made.clear()
+    gc.collect()
 
 
 @pytest.fixture
