@@ -45,6 +45,7 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "preprocess": {"preset": (str,), "color": (str,), "resize": (str,), "mean": (list,), "std": (list,)},
     "calibration": {"folder": (str,), "num_images": (int,), "seed": (int,), "allow_fewer": (bool,)},
     "convert": {"modes": (list,), "io": (str,), "per_tensor": (bool,), "strict_int": (bool,), "target": (str,),
+                "engine": (str,), "calibration": (str,),
                 "num_check": (int,)},
     "evaluate": {"data": (str,), "max_drop_pp": (float, int), "limit": (int,)},
     "profile": {"devices": (list,), "threads": (int,), "runs": (int,), "warmup": (int,), "min_secs": (float, int)},
@@ -71,6 +72,8 @@ class Recipe:
     per_tensor: bool = False
     strict_int: bool = False
     target: str | None = None
+    engine: str | None = None  # int8 engine: tflite-converter (default) or litert-quantizer
+    calibration: str | None = None  # min-max, moving-average or auto
     num_check: int = 100
     eval_data: str | None = None
     max_drop_pp: float = 1.0
@@ -134,7 +137,8 @@ class Recipe:
             "calibration": {"folder": p(self.calib), "num_images": self.num_calib, "seed": self.seed,
                             "allow_fewer": self.allow_fewer},
             "convert": {"modes": list(self.modes), "io": self.io, "per_tensor": self.per_tensor,
-                        "strict_int": self.strict_int, "target": self.target, "num_check": self.num_check},
+                        "strict_int": self.strict_int, "target": self.target, "num_check": self.num_check,
+                        "engine": self.engine, "calibration": self.calibration},
             "evaluate": {"data": p(self.eval_data), "max_drop_pp": float(self.max_drop_pp), "limit": self.eval_limit},
             "profile": {"devices": list(self.devices), "threads": self.threads, "runs": self.runs, "warmup": self.warmup,
                         "min_secs": float(self.min_secs)},
@@ -206,6 +210,7 @@ def loads(text: str, *, source: str = "<string>", base: Path | None = None) -> R
         modes=[str(m) for m in get("convert", "modes", [])], io=get("convert", "io", "float32"),
         per_tensor=get("convert", "per_tensor", False), strict_int=get("convert", "strict_int", False),
         target=get("convert", "target"), num_check=get("convert", "num_check", 100),
+        engine=get("convert", "engine"), calibration=get("convert", "calibration"),
         eval_data=get("evaluate", "data"), max_drop_pp=float(get("evaluate", "max_drop_pp", 1.0)),
         eval_limit=get("evaluate", "limit", 0),
         devices=[str(d) for d in get("profile", "devices", [])], threads=get("profile", "threads", 1),
@@ -345,7 +350,8 @@ def _replay(recipe: Recipe, *, cancel: CancelToken, out: str | None = None, over
         std=tuple(pp.get("std", ()) if pp.get("preset") == "custom" else ()),
         num_calib=r.num_calib, num_check=r.num_check, seed=r.seed, allow_fewer=r.allow_fewer, io=r.io,
         per_tensor=r.per_tensor, strict_int=r.strict_int, trust_model=r.trust_model, overwrite=overwrite,
-        target=r.target or None, labels=labels, command=command)
+        target=r.target or None, labels=labels, command=command, engine=r.engine or None,
+        calibration_method=r.calibration or None)
     converted = yield from _forward(api.convert(conv, cancel=cancel), cancel)
     res.manifest = converted.to_dict() if converted is not None else None
 

@@ -80,7 +80,9 @@ class ConvertPage(Page):
             mean=tuple(pp.get("mean", ())) if pp.get("preset") == "custom" else (),
             std=tuple(pp.get("std", ())) if pp.get("preset") == "custom" else (),
             num_calib=st.num_calib, seed=st.seed, allow_fewer=True, io=st.io, per_tensor=st.per_tensor,
-            strict_int=st.strict_int, overwrite=st.overwrite, labels=st.labels, command="edgeq gui (convert)")
+            strict_int=st.strict_int, overwrite=st.overwrite, labels=st.labels, command="edgeq gui (convert)",
+            engine=None if st.engine == "tflite-converter" else st.engine,
+            calibration_method=None if st.calibration == "min-max" else st.calibration)
 
     def start(self) -> None:
         """Starts the conversion in a worker."""

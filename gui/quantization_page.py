@@ -18,6 +18,15 @@ MODES = {
     "int16x8": "int16x8 — int16 activations, int8 weights (calibrated)",
 }
 CALIBRATED = ("int8", "int16x8")
+ENGINES = {
+    "tflite-converter": "TFLite converter (TensorFlow)",
+    "litert-quantizer": "litert-quantizer (quantizes the float32 model)",
+}
+CALIBRATIONS = {
+    "min-max": "min/max of every sample (absolute ranges)",
+    "moving-average": "moving average of per-sample min/max (litert-quantizer only)",
+    "auto": "auto: try both, keep the closest to float (litert-quantizer only)",
+}
 
 
 class QuantizationPage(Page):
@@ -44,13 +53,20 @@ class QuantizationPage(Page):
         self.per_channel = QCheckBox("Per-channel weight scales (recommended)")
         self.strict = QCheckBox("Strict integer: fail rather than keep float ops (Edge TPU needs this)")
         self.engine = QComboBox()
-        self.engine.addItems(["TFLite converter — min/max calibration"])
-        self.engine.setEnabled(False)
-        self.engine.setToolTip("The calibration method recorded in the manifest")
+        for key, text in ENGINES.items():
+            self.engine.addItem(text, key)
+        self.engine.setToolTip("Who makes int8/int16x8: TensorFlow's converter, or litert-quantizer from the float32 model")
+        self.calibration = QComboBox()
+        for key, text in CALIBRATIONS.items():
+            self.calibration.addItem(text, key)
+        self.calibration.setToolTip("How activation ranges are fitted to your calibration images")
         ol.addRow("&I/O type:", self.io)
         ol.addRow(self.per_channel)
         ol.addRow(self.strict)
-        ol.addRow("Engine:", self.engine)
+        ol.addRow(label_for("&Engine:", self.engine), self.engine)
+        ol.addRow(label_for("Cali&bration:", self.calibration), self.calibration)
+        self.engine_message = FieldMessage()
+        ol.addRow(self.engine_message)
         self.io_message = FieldMessage()
         ol.addRow(self.io_message)
         self.body.addWidget(opts)
@@ -83,6 +99,8 @@ class QuantizationPage(Page):
         for box in self.mode_boxes.values():
             box.toggled.connect(self._check_modes)
         self.io.currentTextChanged.connect(self._check_modes)
+        self.engine.currentIndexChanged.connect(self._check_modes)
+        self.calibration.currentIndexChanged.connect(self._check_modes)
         self.load_state()
 
     def load_state(self) -> None:
@@ -92,6 +110,8 @@ class QuantizationPage(Page):
         self.io.setCurrentText(st.io)
         self.per_channel.setChecked(not st.per_tensor)
         self.strict.setChecked(st.strict_int)
+        self.engine.setCurrentIndex(max(0, self.engine.findData(st.engine)))
+        self.calibration.setCurrentIndex(max(0, self.calibration.findData(st.calibration)))
         self.max_drop.setValue(st.max_drop_pp)
         self.eval_data.setEditText(st.eval_data)
         self.out.setText(st.out)
@@ -139,6 +159,20 @@ class QuantizationPage(Page):
             return False
         else:
             self.io_message.clear()
+        return self._check_engine(needs)
+
+    def _check_engine(self, needs: list[str]) -> bool:
+        """The engine/calibration pair must be able to make every calibrated variant ticked."""
+        from edgeq.converters.registry import get_engine_converter
+        from edgeq.errors import UsageError
+
+        for mode in needs:
+            try:
+                get_engine_converter(mode, self.engine.currentData(), self.calibration.currentData())
+            except UsageError as exc:
+                self.engine_message.error(f"{exc.message}: {exc.hint}" if exc.hint else exc.message)
+                return False
+        self.engine_message.clear()
         return True
 
     def validate(self) -> bool:
@@ -171,6 +205,8 @@ class QuantizationPage(Page):
         st.io = self.io.currentText()
         st.per_tensor = not self.per_channel.isChecked()
         st.strict_int = self.strict.isChecked()
+        st.engine = self.engine.currentData()
+        st.calibration = self.calibration.currentData()
         st.max_drop_pp = self.max_drop.value()
         st.eval_data = eval_data
         st.out = out

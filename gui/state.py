@@ -29,6 +29,8 @@ class WizardState:
     io: str = "float32"
     per_tensor: bool = False
     strict_int: bool = False
+    engine: str = "tflite-converter"
+    calibration: str = "min-max"
     max_drop_pp: float = 1.0
     eval_data: str = ""
     out: str = ""
@@ -81,6 +83,8 @@ class WizardState:
             model=None if self.example else self.model, example=self.example, preprocess=pp,
             calib=calib, num_calib=self.num_calib, seed=self.seed, allow_fewer=True,
             modes=list(self.modes), io=self.io, per_tensor=self.per_tensor, strict_int=self.strict_int,
+            engine=None if self.engine == "tflite-converter" else self.engine,
+            calibration=None if self.calibration == "min-max" else self.calibration,
             eval_data=eval_data, max_drop_pp=self.max_drop_pp, devices=list(self.devices),
             threads=self.threads, runs=self.runs, min_secs=self.min_secs, report_formats=list(self.report_formats), title=self.title,
             out=self.out or None, name=Path(self.model).stem if self.model else "",
@@ -97,6 +101,7 @@ class WizardState:
         self.preprocess = {"resize": "stretch", **r.preprocess}
         self.modes = list(r.modes) or self.modes
         self.io, self.per_tensor, self.strict_int = r.io, r.per_tensor, r.strict_int
+        self.engine, self.calibration = r.engine or "tflite-converter", r.calibration or "min-max"
         self.max_drop_pp = r.max_drop_pp
         self.eval_data = r.eval_data or ""
         self.out = r.out or ""

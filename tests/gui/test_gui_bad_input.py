@@ -127,3 +127,20 @@ def test_recipe_from_a_newer_version(window: Any, tmp_path: Path) -> None:
     assert "recipe schema version 99" in window.errors.text
     assert "upgrade edgeq" in window.errors.text
     assert vars(window.state) == before, "a refused recipe changes nothing"
+
+
+def test_engine_choice_is_validated_next_to_the_field(qtbot, make_window) -> None:
+    """The Quantization page offers both int8 engines and refuses pairs no engine can make."""
+    win = make_window()
+    page = next(p for p in win.pages if type(p).__name__ == "QuantizationPage")
+    win.state.calib = "somewhere"  # calibrated modes are allowed
+    for box in page.mode_boxes.values():
+        box.setChecked(False)
+    page.mode_boxes["int8"].setChecked(True)
+    page.engine.setCurrentIndex(page.engine.findData("tflite-converter"))
+    page.calibration.setCurrentIndex(page.calibration.findData("moving-average"))
+    assert page._check_modes() is False
+    assert "tflite-converter" in page.engine_message.text()
+    page.engine.setCurrentIndex(page.engine.findData("litert-quantizer"))
+    assert page._check_modes() is True
+    assert page.engine_message.text() == ""

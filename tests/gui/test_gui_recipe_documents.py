@@ -113,3 +113,13 @@ def test_edgeq_run_json_keeps_going_after_a_failed_step(gui_example: Any, tmp_pa
     assert "recipe step 'profile' failed" in res.stderr
     again = run_cli("run", str(path))
     assert again.code == 6 and "--overwrite" in again.stderr  # never overwrites silently
+
+
+def test_engine_and_calibration_survive_a_recipe_round_trip() -> None:
+    from edgeq import recipes
+
+    r = recipes.Recipe(example=True, modes=["int8"], engine="litert-quantizer", calibration="auto")
+    again = recipes.loads(recipes.dumps(r))
+    assert (again.engine, again.calibration) == ("litert-quantizer", "auto")
+    plain = recipes.loads(recipes.dumps(recipes.Recipe(example=True, modes=["int8"])))
+    assert plain.engine is None and plain.calibration is None
