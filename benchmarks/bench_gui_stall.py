@@ -103,6 +103,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=2000.0, help="synthetic samples per second (default 2000)")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--real", action="store_true", help="profile a real tiny model on this host instead")
+    ap.add_argument("--model", action="append", default=[],
+                    help="with --real: .tflite file(s) to profile instead of the tiny one (repeatable)")
     args = ap.parse_args()
 
     from PySide6.QtCore import QSettings
@@ -140,7 +142,7 @@ def main() -> None:
     if args.real:
         from edgeq import api
 
-        models = real_models(tmp)
+        models = args.model or real_models(tmp)
         req = api.ProfileRequest(models=models, devices=["local"], runs=10**9, min_secs=args.seconds / len(models),
                                  max_secs=args.seconds / len(models) + 1)
         target = lambda cancel: api.profile(req, cancel=cancel)  # noqa: E731
