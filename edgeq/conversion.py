@@ -441,7 +441,9 @@ def _one_variant(model: Any, mode: Mode, options: ConvertOptions, representative
         def rep() -> Iterator[Any]:
             for item in representative():
                 if cancel.cancelled or stop.is_set():
-                    raise Cancelled(cancel.reason or "interrupted")
+                    # End the dataset early instead of raising: an exception thrown through TF's C++
+                    # calibrator terminates the process. The short calibration's result is discarded.
+                    return
                 counter[0] += 1
                 yield item
 

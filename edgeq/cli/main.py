@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -129,4 +130,15 @@ def _print_traceback(env: Env, wanted: bool) -> None:
 
 def entry() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    code = main()
+    if code == ExitStatus.CANCELLED:
+        # After an interrupted conversion, TensorFlow's runtime can abort while the interpreter
+        # finalizes ("FATAL: exception not rethrown", exit -6). Every result is already written
+        # atomically and the streams are flushed here, so skip finalization to exit 130 reliably.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)

@@ -10,10 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from edgeq_testing import write_images
 
 
-def test_sigint_keeps_finished_variants_and_marks_partial(tiny_keras: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("trigger", ["float32:", "» Converting int8"])
+def test_sigint_keeps_finished_variants_and_marks_partial(tiny_keras: Path, tmp_path: Path, trigger: str) -> None:
+    """Interrupted between variants, or in the middle of int8 calibration inside TensorFlow."""
     write_images(tmp_path / "calib", 400, size=(64, 64))
     out = tmp_path / "out"
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
@@ -31,7 +34,9 @@ def test_sigint_keeps_finished_variants_and_marks_partial(tiny_keras: Path, tmp_
         if not line:
             break
         seen.append(line)
-        if line.startswith("float32:"):  # the first variant is written and checked
+        if line.startswith(trigger):
+            if "int8" in trigger:
+                time.sleep(0.3)  # inside TFLiteConverter's calibration loop
             proc.send_signal(signal.SIGINT)
             break
     _, rest = proc.communicate(timeout=120)
