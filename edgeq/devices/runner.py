@@ -35,13 +35,13 @@ _last_flush = [0.0]
 
 
 def emit(obj, flush=True):
-    """Writes one JSON line; regular-run lines are batched (flushed every ~50 ms) to keep
+    """Writes one JSON line; regular-run lines are batched (flushed every ~20 ms) to keep
     the write cost out of the measured loop while samples still stream live."""
     line = json.dumps(obj, separators=(",", ":"))
     with _out_lock:
         _pending.append(line)
         now = time.monotonic()
-        if flush or now - _last_flush[0] > 0.05:
+        if flush or now - _last_flush[0] > 0.02:
             sys.stdout.write("\n".join(_pending) + "\n")
             sys.stdout.flush()
             del _pending[:]
