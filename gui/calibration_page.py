@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
                                QListView, QListWidget, QListWidgetItem, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
 
-from edgeq.gui.page import FieldMessage, Page, label_for, row
+from edgeq.gui.page import BARE_TFLITE_SKIP, FieldMessage, Page, label_for, row
 
 PREVIEW_SAMPLE = 16
 THUMBS = 12
@@ -63,6 +63,9 @@ def preview(folder: str, spec_dict: dict[str, Any], size: tuple[int, int] | None
 class CalibrationPage(Page):
     title = "Calibration data"
     subtitle = "Your own images, preprocessed exactly as the model was trained (int8/int16x8 ranges are fitted to them)."
+
+    def not_applicable(self) -> str:
+        return BARE_TFLITE_SKIP if self.state.bare_tflite else ""
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)

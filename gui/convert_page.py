@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QProgressBar, QTableWidget, QTableWidgetItem
 
-from edgeq.gui.page import JobControls, Page
+from edgeq.gui.page import BARE_TFLITE_SKIP, JobControls, Page
 
 COLUMNS = ("mode", "status", "size KiB", "× float32", "top-1 agree", "SQNR dB", "cosine", "seconds", "note")
 
@@ -25,6 +25,9 @@ def variant_row(v: dict[str, Any]) -> list[str]:
 class ConvertPage(Page):
     title = "Convert"
     subtitle = "Each variant is converted, then run in the LiteRT interpreter and compared with the float model."
+
+    def not_applicable(self) -> str:
+        return BARE_TFLITE_SKIP if self.state.bare_tflite else ""
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
@@ -87,6 +90,9 @@ class ConvertPage(Page):
     def start(self) -> None:
         """Starts the conversion in a worker."""
         st = self.state
+        if self.not_applicable():
+            self.controls.status.setText("Nothing to convert: the model is already a .tflite file.")
+            return
         if not st.model or not st.out:
             self.window_.errors.show_message("Choose a model and a results folder first.",
                                              "go back to the Model and Quantization pages")

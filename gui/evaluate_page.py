@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import (QFormLayout, QLabel, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QLabel, QProgressBar, QPushButton,
+                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from edgeq.gui.live_plot import LivePlot
-from edgeq.gui.page import FieldMessage, JobControls, Page, row
+from edgeq.gui.page import FieldMessage, JobControls, Page, label_for, row
 from edgeq.recipes import available
 
 
@@ -58,6 +58,9 @@ class EvaluatePage(Page):
         form.addRow("&Labelled data:", self.data)
         form.addRow("", self.data_message)
         self.body.addLayout(form)
+        self._reference: str | None = None  # the reference the bare model was last compared with
+        self.bare_box = self._bare_controls()
+        self.body.addWidget(self.bare_box)
         self.controls = JobControls("&Evaluate")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -92,9 +95,79 @@ class EvaluatePage(Page):
             self.controls.start.setEnabled(False)
             self.controls.status.setText("evaluation is not part of this edgeq installation")
 
+    def _bare_controls(self) -> QGroupBox:
+        """Preprocessing and an optional reference, for a bare .tflite (it has no manifest recording them)."""
+        box = QGroupBox("Bare .tflite: how its input is made (no manifest records it)")
+        form = QFormLayout(box)
+        self.reference = self.recent_combo("reference", "optional: a float .tflite to compare against")
+        self.reference_browse = QPushButton("Brow&se…")
+        self.reference_message = FieldMessage()
+        self.pp_resize = QComboBox()
+        self.pp_resize.addItems(["stretch", "crop", "letterbox"])
+        self.pp_color = QComboBox()
+        self.pp_color.addItems(["rgb", "bgr", "gray"])
+        self.pp_preset = QComboBox()
+        self.pp_preset.addItems(["raw", "unit", "symmetric", "imagenet", "caffe"])
+        self.pp_preset.setToolTip("raw 0..255, unit 0..1, symmetric -1..1, imagenet/caffe statistics "
+                                  "(custom mean/std: edgeq eval --preprocess custom --mean … --std …)")
+        self.pp_message = FieldMessage()
+        form.addRow(label_for("Re&ference:", self.reference), row(self.reference, self.reference_browse))
+        form.addRow("", self.reference_message)
+        form.addRow("Resi&ze:", self.pp_resize)
+        form.addRow("Colo&r:", self.pp_color)
+        form.addRow("Nor&malization:", self.pp_preset)
+        form.addRow("", self.pp_message)
+        for w in (self.pp_resize, self.pp_color, self.pp_preset):
+            w.currentTextChanged.connect(lambda _: self.check_preprocess())
+        self.reference_browse.clicked.connect(self._browse_reference)
+        box.setVisible(False)
+        return box
+
+    def _browse_reference(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a float reference model", "", "TFLite models (*.tflite)")
+        if path:
+            self.reference.setEditText(path)
+
     def on_enter(self) -> None:
         if self.state.eval_data and not self.data.currentText().strip():
             self.data.setEditText(self.state.eval_data)
+        bare = self.state.bare_tflite
+        self.bare_box.setVisible(bare)
+        if bare:
+            pp = self.state.preprocess
+            channels = self.state.channels
+            color = pp.get("color", "rgb")
+            if channels == 1:
+                color = "gray"
+            elif channels == 3 and color == "gray":
+                color = "rgb"
+            self.pp_resize.setCurrentText(pp.get("resize", "stretch"))
+            self.pp_color.setCurrentText(color)
+            self.pp_preset.setCurrentText(pp.get("preset", "unit") if pp.get("preset") != "custom" else "unit")
+            self.check_preprocess()
+
+    def preprocess_choice(self) -> dict[str, str]:
+        return {"preset": self.pp_preset.currentText(), "color": self.pp_color.currentText(),
+                "resize": self.pp_resize.currentText()}
+
+    def check_preprocess(self) -> bool:
+        """Checks the bare model's preprocessing choice; says what is wrong beside the controls."""
+        from edgeq.errors import EdgeqError
+        from edgeq.preprocess import PreprocessSpec
+
+        try:
+            spec = PreprocessSpec.from_dict(self.preprocess_choice())
+        except (EdgeqError, ValueError) as exc:
+            self.pp_message.error(getattr(exc, "message", str(exc)) + (f" — {exc.hint}" if getattr(exc, "hint", "") else ""))
+            return False
+        channels = self.state.channels
+        if channels and spec.channels != channels:
+            self.pp_message.error(f"color {spec.color} gives {spec.channels} channel(s) but the model takes {channels}: "
+                                  f"choose {'gray' if channels == 1 else 'rgb or bgr'}.")
+            return False
+        lo, hi = spec.expected_range()
+        self.pp_message.ok(f"the model will get pixels in [{lo:.3g}, {hi:.3g}] — pick what it was trained on")
+        return True
 
     def load_state(self) -> None:
         self.data.setEditText(self.state.eval_data)
@@ -110,14 +183,23 @@ class EvaluatePage(Page):
         if not data or not Path(data).is_dir():
             self.data_message.error("Choose a folder of labelled images (one subfolder per class).")
             return
-        if not self.state.manifest:
+        bare = self.state.bare_tflite
+        if bare:
+            req = self._bare_request(data)
+            if req is None:
+                return
+        elif not self.state.manifest:
             self.data_message.error("Convert first: evaluation measures the variants of the results folder.")
             return
+        else:
+            req = api.EvalRequest(targets=[self.state.out], data=data, max_drop=self.state.max_drop_pp, chunk=16,
+                                  command="edgeq gui (evaluate)")
         self.data_message.clear()
         self.state.eval_data = data
         self.remember("eval", data)
-        req = api.EvalRequest(targets=[self.state.out], data=data, max_drop=self.state.max_drop_pp, chunk=16,
-                              command="edgeq gui (evaluate)")
+        self._reference = req.reference if bare else None
+        for col in range(3, self.summary.columnCount()):  # drop, agreement, KL, SQNR need a reference
+            self.summary.setColumnHidden(col, bare and not req.reference)
         self.plot.clear_all()
         self.progress.setValue(0)
         self.window_.errors.clear()
@@ -129,6 +211,28 @@ class EvaluatePage(Page):
                            on_cancel=lambda why: self.controls.status.setText(f"cancelled: {why}"),
                            on_finished=lambda: self.controls.stopped(self.controls.status.text()))
         self.controls.running(job)
+
+    def _bare_request(self, data: str) -> Any:
+        """The EvalRequest for a bare .tflite, or None (and why, beside the field)."""
+        from edgeq import api
+
+        if not self.check_preprocess():
+            return None
+        ref = self.reference.currentText().strip()
+        if ref and not (Path(ref).is_file() and Path(ref).suffix.lower() == ".tflite"):
+            self.reference_message.error(f"{ref} is not a .tflite file: pick the float model to compare against, or leave it empty.")
+            return None
+        if ref and Path(ref).resolve() == Path(self.state.model).resolve():
+            self.reference_message.error("The reference is the model itself: pick another .tflite, or leave it empty.")
+            return None
+        self.reference_message.clear()
+        if ref:
+            self.remember("reference", ref)
+        self.state.preprocess = {**self.state.preprocess, **self.preprocess_choice()}
+        pp = self.preprocess_choice()
+        return api.EvalRequest(targets=[self.state.model], data=data, reference=ref or None, preset=pp["preset"],
+                               color=pp["color"], resize=pp["resize"], max_drop=self.state.max_drop_pp, chunk=16,
+                               write=False, command="edgeq gui (evaluate)")
 
     def _events(self, events: list) -> None:
         from edgeq.events import Metric, Progress
@@ -146,8 +250,12 @@ class EvaluatePage(Page):
         doc = result.to_dict()
         self.state.evaluation = doc
         self.show_document(doc)
+        note = ""
+        if self.state.bare_tflite:
+            note = (" — accuracy only (pick a reference .tflite to compare against)" if not self._reference
+                    else f" — compared with {Path(self._reference).name}")
         self.controls.status.setText(f"evaluated {doc['data'].get('images')} images"
-                                     + (f" (partial: {doc.get('partial_reason')})" if doc.get("partial") else ""))
+                                     + (f" (partial: {doc.get('partial_reason')})" if doc.get("partial") else "") + note)
 
     def show_document(self, doc: dict[str, Any]) -> None:
         variants = doc.get("variants", [])
@@ -170,6 +278,9 @@ class EvaluatePage(Page):
         """Per-layer error of the int8 variant (``edgeq analyze``), in a worker."""
         from edgeq import api
 
+        if self.state.bare_tflite:
+            self.analyze_status.setText("Needs a results folder with float32 and int8 variants: not available for a bare .tflite.")
+            return
         if not self.state.manifest or not any(v["mode"] == "int8" and v["status"] == "ok"
                                               for v in self.state.manifest["variants"]):
             self.analyze_status.setText("Needs a converted int8 variant: tick int8 on the Quantization page.")

@@ -118,6 +118,7 @@ class ModelPage(Page):
         if not example:
             self.state.labels = None
         self.state.model_info = None
+        self.window_.refresh_steps()
         self.message.ok("Reading the model…")
         for lab in self.fields.values():
             lab.setText("…")
@@ -163,7 +164,9 @@ class ModelPage(Page):
             f["normalization"].setText("not detectable in a .tflite model")
             f["ops"].setText(f"{info.get('ops')} ops ({', '.join(f'{k} {v}' for k, v in (info.get('ops_by_dtype') or {}).items())})")
             f["params"].setText(f"{info.get('bytes', 0) / 1024:.1f} KiB")
-            self.message.warn("A .tflite model can be evaluated and profiled; converting needs the Keras/SavedModel source.")
+            self.message.warn("A bare .tflite model: Calibration, Quantization and Convert are skipped (converting needs the "
+                              "Keras/SavedModel source); Next goes to Evaluate, where you pick its preprocessing, then Profile.")
+            self.window_.refresh_steps()
             return
         f["input"].setText(str(info.get("input_shape")))
         f["dtype"].setText(str(info.get("input_dtype")))
@@ -184,6 +187,7 @@ class ModelPage(Page):
         self.message.ok("Model read." + (" (the bundled Fashion-MNIST example)" if self.state.example else ""))
         calib = self.window_.page("CalibrationPage")
         calib.load_state()
+        self.window_.refresh_steps()
 
     def validate(self) -> bool:
         problem = quick_check(self.path.currentText().strip())

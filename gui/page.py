@@ -44,6 +44,10 @@ class FieldMessage(QLabel):
         self.setVisible(bool(text))
 
 
+BARE_TFLITE_SKIP = ("Not applicable: the model is a bare .tflite file, which is already converted. Calibration, "
+                    "quantization and conversion need the Keras/SavedModel source; Evaluate and Profile run on the file itself.")
+
+
 class Page(QWidget):
     """One step of the wizard.
 
@@ -63,6 +67,8 @@ class Page(QWidget):
         heading = QLabel(f"<h2 style='margin:0'>{self.title}</h2><span>{self.subtitle}</span>")
         heading.setWordWrap(True)
         self.body.addWidget(heading)
+        self.na_note = FieldMessage()  # why this step does not apply (see not_applicable)
+        self.body.addWidget(self.na_note)
 
     # hooks
     def on_enter(self) -> None:
@@ -74,6 +80,10 @@ class Page(QWidget):
 
     def busy(self) -> bool:
         return False
+
+    def not_applicable(self) -> str:
+        """Why this step does not apply to the chosen model ('' when it does); Next/Back skip such steps."""
+        return ""
 
     # helpers
     def run_job(self, name: str, target: Callable[..., Any], **handlers: Callable[..., Any]) -> Any:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QListWidget, QListWidgetItem,
-                               QPushButton, QSpinBox, QSplitter, QTableWidget, QTabWidget, QVBoxLayout)
+from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QPushButton, QSpinBox, QSplitter, QTableWidget, QTabWidget,
+                               QVBoxLayout)
 
 from edgeq.gui.evaluate_page import fill
 from edgeq.gui.live_plot import LiveHistogram, LivePlot, Scatter
-from edgeq.gui.page import FieldMessage, JobControls, Page
+from edgeq.gui.page import FieldMessage, JobControls, Page, label_for, row
 
 STATS_HZ = 4
 
@@ -48,8 +52,27 @@ class ProfilePage(Page):
         sl.addRow("&Min time:", self.min_secs)
         top.addWidget(settings, 2)
         self.body.addLayout(top)
+        # A bare .tflite has no results folder, so its profile document is written where the user says.
+        self.save_dir = QLineEdit()
+        self.save_dir.setToolTip("Folder for the profile document of a bare .tflite (empty: next to the model)")
+        self.save_browse = QPushButton("Bro&wse…")
+        self.save_message = FieldMessage()
+        save_form = QFormLayout()
+        self.save_label = label_for("Save profile &in:", self.save_dir)
+        save_form.addRow(self.save_label, row(self.save_dir, self.save_browse))
+        save_form.addRow("", self.save_message)
+        self.save_box = QGroupBox()
+        self.save_box.setLayout(save_form)
+        self.save_box.setFlat(True)
+        self.save_box.setVisible(False)
+        self.body.addWidget(self.save_box)
+        self.save_browse.clicked.connect(self._browse_save_dir)
+        self.saved_to = QLabel()
+        self.saved_to.setWordWrap(True)
+        self.saved_to.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.controls = JobControls("&Profile")
         self.body.addWidget(self.controls)
+        self.body.addWidget(self.saved_to)
         self.tabs = QTabWidget()
         self.latency = LivePlot("Latency per run (y: up to the 99th percentile)", "run", "ms", robust_y=True)
         self.histogram = LiveHistogram("Latency distribution", "ms")
@@ -87,7 +110,18 @@ class ProfilePage(Page):
             item = self.devices.item(i)
             item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) in names else Qt.CheckState.Unchecked)
 
+    def _browse_save_dir(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder for the profile document")
+        if path:
+            self.save_dir.setText(path)
+
     def on_enter(self) -> None:
+        bare = self.state.bare_tflite
+        self.save_box.setVisible(bare)
+        if bare:
+            self.save_dir.setPlaceholderText(f"empty: next to the model ({Path(self.state.model).parent})")
+            if not self.save_dir.text() and self.state.profile_dir:
+                self.save_dir.setText(self.state.profile_dir)
         if self._loaded:
             return
         from edgeq import api
@@ -156,15 +190,23 @@ class ProfilePage(Page):
         if not devices:
             self.device_message.error("Tick at least one device.")
             return
-        models = [f"{self.state.out}/{v['file']}" for v in (self.state.manifest or {}).get("variants", [])
-                  if v["status"] == "ok" and v.get("file")]
+        out = None
+        if self.state.bare_tflite:
+            models = [self.state.model]
+            out = self.profile_out()
+            if out is None:
+                return
+        else:
+            models = [f"{self.state.out}/{v['file']}" for v in (self.state.manifest or {}).get("variants", [])
+                      if v["status"] == "ok" and v.get("file")]
         if not models:
             self.device_message.error("Convert first: there is no variant to profile.")
             return
         st = self.state
         st.devices, st.threads, st.runs, st.min_secs = devices, self.threads.value(), self.runs.value(), self.min_secs.value()
         req = api.ProfileRequest(models=models, devices=devices, threads=st.threads, runs=st.runs, min_secs=st.min_secs,
-                                 max_secs=max(150.0, st.min_secs), command="edgeq gui (profile)")
+                                 max_secs=max(150.0, st.min_secs), out=out, command="edgeq gui (profile)")
+        self.saved_to.clear()
         self.latency.clear_all()
         self.histogram.clear_all()
         self.stats.setRowCount(0)
@@ -174,6 +216,27 @@ class ProfilePage(Page):
                            on_finished=self._finished)
         self.controls.running(job)
         self._stats_timer.start()
+
+    def profile_out(self) -> str | None:
+        """Where the bare model's profile document goes (a new timestamped file), or None and why beside the field."""
+        text = self.save_dir.text().strip()
+        folder = Path(text).expanduser() if text else Path(self.state.model).parent
+        if not folder.is_dir():
+            self.save_message.error(f"{folder} is not a folder: choose an existing folder, or leave it empty "
+                                    "to save next to the model.")
+            return None
+        if not os.access(folder, os.W_OK):
+            self.save_message.error(f"{folder} is not writable: choose another folder.")
+            return None
+        self.save_message.clear()
+        self.state.profile_dir = text
+        stem = Path(self.state.model).stem
+        path = folder / f"profile-{stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        n = 1
+        while path.exists():  # never replace an earlier document
+            n += 1
+            path = folder / f"profile-{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{n}.json"
+        return str(path)
 
     def on_events(self, events: list) -> None:
         """Feeds samples into the plots' ring buffers (cheap: the plots redraw on their own timers)."""
@@ -217,6 +280,12 @@ class ProfilePage(Page):
         runs = doc.get("runs", [])
         ok = sum(1 for r in runs if r.get("status") == "ok")
         self.controls.status.setText(f"{ok} of {len(runs)} runs ok" + (f" (partial: {doc.get('partial_reason')})" if doc.get("partial") else ""))
+        saved = [str(p) for p in (getattr(result, "paths", None) or ([result.path] if getattr(result, "path", None) else []))]
+        self.state.profile_files = saved
+        if saved:
+            self.saved_to.setText("Profile document: " + ", ".join(saved))
+        elif getattr(result, "unsaved", None):
+            self.saved_to.setText("Not saved: " + ", ".join(result.unsaved) + " is outside a results folder.")
         self.update_scatter()
 
     def update_scatter(self) -> None:

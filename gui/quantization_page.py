@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QLineEdit,
                                QPushButton)
 
-from edgeq.gui.page import FieldMessage, Page, label_for, row
+from edgeq.gui.page import BARE_TFLITE_SKIP, FieldMessage, Page, label_for, row
 
 MODES = {
     "float32": "float32 — the reference, no quantization",
@@ -32,6 +32,9 @@ CALIBRATIONS = {
 class QuantizationPage(Page):
     title = "Quantization"
     subtitle = "Static (calibrated) vs dynamic: pick the variants to compare; each is checked against float32."
+
+    def not_applicable(self) -> str:
+        return BARE_TFLITE_SKIP if self.state.bare_tflite else ""
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)

@@ -71,6 +71,13 @@ class ReportPage(Page):
             box.setChecked(fmt in self.state.report_formats)
         self.title_edit.setText(self.state.title)
 
+    def not_applicable(self) -> str:
+        if not self.state.bare_tflite:
+            return ""
+        where = "; the profile document is at " + ", ".join(self.state.profile_files) if self.state.profile_files else ""
+        return ("Skipped for a bare .tflite: a report is built from a results folder (edgeq convert --out) with its "
+                f"manifest{where}.")
+
     def on_enter(self) -> None:
         st = self.state
         parts = ["convert" if st.manifest else None, "evaluate" if st.evaluation else None, "profile" if st.profile else None]
@@ -141,6 +148,9 @@ class ReportPage(Page):
         try:
             if not self.state.model and not self.state.example:
                 raise EdgeqError("no model chosen yet", hint="pick a model on the Model page first")
+            if self.state.bare_tflite:  # a recipe replays a conversion, and a bare .tflite has none
+                raise EdgeqError("a recipe replays a conversion, and a bare .tflite is not converted",
+                                 hint=f"run edgeq eval / edgeq profile on {Path(self.state.model).name} instead")
             save(self.state.to_recipe(), path, overwrite=overwrite)
         except EdgeqError as exc:
             self.recipe_message.error(f"{exc.message} — {exc.hint}" if exc.hint else exc.message)

@@ -40,6 +40,7 @@ class WizardState:
     threads: int = 1
     runs: int = 50
     min_secs: float = 0.5
+    profile_dir: str = ""  # where the profile document of a bare .tflite goes ('' = next to the model)
     # Report page
     report_formats: list[str] = field(default_factory=lambda: ["html", "md", "csv", "json"])
     title: str = ""
@@ -48,6 +49,12 @@ class WizardState:
     evaluation: dict[str, Any] | None = None
     profile: dict[str, Any] | None = None
     report_files: list[str] = field(default_factory=list)
+    profile_files: list[str] = field(default_factory=list)
+
+    @property
+    def bare_tflite(self) -> bool:
+        """A .tflite picked on its own (not a results folder of ``edgeq convert``): nothing to calibrate or convert."""
+        return not self.example and (self.model_info or {}).get("kind") == "tflite"
 
     @property
     def image_size(self) -> tuple[int, int] | None:
@@ -112,3 +119,4 @@ class WizardState:
         self.model_info = None
         self.manifest = self.evaluation = self.profile = None
         self.report_files = []
+        self.profile_files = []

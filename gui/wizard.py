@@ -148,7 +148,7 @@ class MainWindow(QMainWindow):
         self.back = QPushButton("&Back")
         self.next = QPushButton("&Next")
         self.next.setDefault(True)
-        self.back.clicked.connect(lambda: self.go(self.current - 1))
+        self.back.clicked.connect(self.go_back)
         self.next.clicked.connect(self.go_next)
         nav = QHBoxLayout()
         nav.addStretch(1)
@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
         for text, key, step in (("Previous step", "Ctrl+PgUp", -1), ("Next step", "Ctrl+PgDown", 1)):
             act = QAction(text, self)
             act.setShortcut(QKeySequence(key))
-            act.triggered.connect(lambda _=False, s=step: self.go(self.current + s) if s < 0 else self.go_next())
+            act.triggered.connect(lambda _=False, s=step: self.go_back() if s < 0 else self.go_next())
             go.addAction(act)
 
     def _restore_geometry(self) -> None:
@@ -208,19 +208,44 @@ class MainWindow(QMainWindow):
         if 0 <= index < len(self.pages):
             self.steps.setCurrentRow(index)
 
+    def _step(self, start: int, direction: int) -> int:
+        """The nearest step from ``start`` in ``direction`` that applies (or the adjacent one if none does)."""
+        i = start + direction
+        while 0 <= i < len(self.pages) and self.pages[i].not_applicable():
+            i += direction
+        return i if 0 <= i < len(self.pages) else start + direction
+
+    def go_back(self) -> None:
+        self.go(self._step(self.current, -1))
+
     def go_next(self) -> bool:
-        """Validates the current page and moves on; False (and the page says why) when it is not ready."""
+        """Validates the current page and moves on; False (and the page says why) when it is not ready.
+
+        Steps that do not apply to the chosen model (see ``Page.not_applicable``) are skipped.
+        """
         page = self.pages[self.current]
-        if not page.validate():
+        if not page.not_applicable() and not page.validate():
             return False
-        self.go(self.current + 1)
+        self.go(self._step(self.current, 1))
         return True
+
+    def refresh_steps(self) -> None:
+        """Marks the steps that do not apply to the chosen model, in the list and on the pages."""
+        for i, page in enumerate(self.pages):
+            reason = page.not_applicable()
+            self.steps.item(i).setText(f"{i + 1}. {page.title}" + (" (n/a)" if reason else ""))
+            self.steps.item(i).setToolTip(reason)
+            if reason:
+                page.na_note.warn(reason)
+            else:
+                page.na_note.clear()
 
     def _show_page(self, index: int) -> None:
         self.current = index
         self.stack.setCurrentIndex(index)
         self.back.setEnabled(index > 0)
         self.next.setEnabled(index < len(self.pages) - 1)
+        self.refresh_steps()
         self.pages[index].on_enter()
 
     # recipes
@@ -240,6 +265,7 @@ class MainWindow(QMainWindow):
             if reload:
                 reload()
         self.errors.clear()
+        self.refresh_steps()
         self.statusBar().showMessage(f"loaded recipe {path}", 8000)
         self.go(0)
         return True
