@@ -7,6 +7,7 @@ process that may hold TensorFlow's threads).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -209,16 +210,25 @@ def decode_images(
                 cancel.raise_if_cancelled()
             yield _decode_one(p, spec)
         return
+    with opencv_single_threaded():
+        yield from _decode_pool(paths, spec, workers, cancel)
+
+
+@contextlib.contextmanager
+def opencv_single_threaded() -> Iterator[None]:
+    """Switches OpenCV's own worker threads off for the block (and restores them after).
+
+    edgeq decodes one image per thread of its own pool; OpenCV's internal threads on top would
+    oversubscribe the cores and halve the gain (measured: 2.27× → 1.2× on 2 cores).
+    """
     import cv2
 
-    # One image per thread: OpenCV's own internal threads would oversubscribe the cores and
-    # halve the gain, so they are switched off while the pool runs (and restored after).
-    saved_threads = cv2.getNumThreads()
+    saved = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        yield from _decode_pool(paths, spec, workers, cancel)
+        yield
     finally:
-        cv2.setNumThreads(saved_threads)
+        cv2.setNumThreads(saved)
 
 
 def _decode_pool(paths: Sequence[Path], spec: PreprocessSpec, workers: int, cancel: CancelToken | None) -> Iterator[DecodedImage]:

@@ -55,17 +55,20 @@ def compare_outputs(ref: np.ndarray, test: np.ndarray, *, classifier: bool) -> d
     """The convert-time check numbers for one variant against the float model."""
     out: dict[str, Any] = {
         "samples": int(len(ref)),
-        "sqnr_db": _round(sqnr_db(ref, test)),
-        "cosine": _round(cosine(ref, test)),
-        "max_abs_error": _round(float(np.max(np.abs(ref - test))) if ref.size else 0.0),
+        "sqnr_db": json_number(sqnr_db(ref, test)),
+        "cosine": json_number(cosine(ref, test)),
+        "max_abs_error": json_number(float(np.max(np.abs(ref - test))) if ref.size else 0.0),
     }
     if classifier:
-        out["top1_agreement"] = _round(float(np.mean(ref.argmax(-1) == test.argmax(-1))))
-        out["kl_divergence"] = _round(kl_divergence(ref, test))
+        out["top1_agreement"] = json_number(float(np.mean(ref.argmax(-1) == test.argmax(-1))))
+        out["kl_divergence"] = json_number(kl_divergence(ref, test))
     return out
 
 
-def _round(v: float) -> float | str:
+def json_number(v: float | None, nd: int = 6) -> float | str | None:
+    """A metric as JSON can hold it: rounded; infinities as "inf"/"-inf" (JSON has none); NaN as null."""
+    if v is None or np.isnan(v):
+        return None
     if np.isinf(v):
         return "inf" if v > 0 else "-inf"
-    return round(float(v), 6)
+    return round(float(v), nd)

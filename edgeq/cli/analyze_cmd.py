@@ -9,6 +9,7 @@ from typing import Any
 
 from edgeq.cli.argtypes import positive_int
 from edgeq.cli.context import Env
+from edgeq.cli.options import add_preprocess_arguments
 from edgeq.errors import ExitStatus
 
 
@@ -23,9 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
     p.add_argument("--top", type=positive_int, metavar="N", default=15, help="rows to print (default 15; the JSON and CSV hold all)")
     g = p.add_argument_group("preprocessing (default: as recorded in the manifest, or the model's defaults)")
-    g.add_argument("--preprocess", choices=["raw", "unit", "symmetric", "imagenet", "caffe"])
-    g.add_argument("--color", choices=["rgb", "bgr", "gray"])
-    g.add_argument("--resize", choices=["stretch", "crop", "letterbox"])
+    add_preprocess_arguments(g, default_from="the manifest, or the model's defaults", custom=False)
     p.add_argument("--trust-model", action="store_true", help="allow Lambda layers (runs code stored in the model file)")
     p.add_argument("--no-save", action="store_true", help="do not write runs/analyze-*.json into the results folder")
     p.add_argument("--json", action="store_true", help="print the analyze document on stdout instead of a table")

@@ -9,6 +9,7 @@ from typing import Any
 
 from edgeq.cli.argtypes import positive_int
 from edgeq.cli.context import Env
+from edgeq.cli.options import add_preprocess_arguments
 from edgeq.errors import ExitStatus, UsageError
 
 MODES = ("float32", "float16", "dynamic", "int8", "int16x8")
@@ -29,13 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed of the calibration sample (default 0)")
     g.add_argument("--allow-fewer", action="store_true", help="calibrate with fewer images than --num-calib")
     g.add_argument("--num-check", type=positive_int, default=100, help="samples the convert-time check compares (default 100)")
-    g.add_argument("--preprocess", choices=["raw", "unit", "symmetric", "imagenet", "caffe", "custom"],
-                   help="normalization: raw 0..255, unit 0..1, symmetric -1..1, imagenet, caffe, or custom --mean/--std")
-    g.add_argument("--color", choices=["rgb", "bgr", "gray"], help="channel order fed to the model (default from the model)")
-    g.add_argument("--resize", choices=["stretch", "crop", "letterbox"], default="stretch",
-                   help="how to reach the input size (default stretch)")
-    g.add_argument("--mean", type=float, nargs="+", default=(), help="custom per-channel mean (0..255 scale)")
-    g.add_argument("--std", type=float, nargs="+", default=(), help="custom per-channel std (0..255 scale)")
+    add_preprocess_arguments(g, default_from="from the model, printed at the start", resize_default="stretch")
     q = p.add_argument_group("integer modes")
     q.add_argument("--io", choices=["float32", "int8", "uint8", "int16"], default="float32",
                    help="input/output type of int8/int16x8 models (uint8/int8 for Coral-style integer I/O)")

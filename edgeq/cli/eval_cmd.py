@@ -9,6 +9,7 @@ from typing import Any
 
 from edgeq.cli.argtypes import non_negative_float, positive_int
 from edgeq.cli.context import Env
+from edgeq.cli.options import add_preprocess_arguments
 from edgeq.errors import ExitStatus
 
 
@@ -29,11 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
     p.add_argument("--workers", type=positive_int, metavar="N", help="worker threads (default: every core)")
     g = p.add_argument_group("preprocessing (default: as recorded in the results folder's manifest)")
-    g.add_argument("--preprocess", choices=["raw", "unit", "symmetric", "imagenet", "caffe", "custom"])
-    g.add_argument("--color", choices=["rgb", "bgr", "gray"])
-    g.add_argument("--resize", choices=["stretch", "crop", "letterbox"])
-    g.add_argument("--mean", type=float, nargs="+", default=(), help="custom per-channel mean (0..255 scale)")
-    g.add_argument("--std", type=float, nargs="+", default=(), help="custom per-channel std (0..255 scale)")
+    add_preprocess_arguments(g, default_from="the results folder's manifest")
     p.add_argument("--no-drift", action="store_true", help="skip the calibration-vs-evaluation drift check")
     p.add_argument("--no-save", action="store_true", help="do not write runs/eval-*.json into the results folder")
     p.add_argument("--json", action="store_true", help="print the eval document on stdout instead of a table")

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from edgeq.calibration import opencv_single_threaded
 from edgeq.errors import DatasetError, EvaluationError, InputError, ModelLoadError, ResultsFolderError, UsageError
 from edgeq.events import CancelToken, Done, Event, Log, LogLevel, Metric, Progress, Stage, VariantDone
 from edgeq.fsio import MANIFEST, meta, run_document_path, sha256_bytes, write_json_atomic
@@ -309,72 +310,71 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
     chunk = max(1, req.chunk)
     starts = list(range(0, len(files_all), chunk))
     inflight: list[tuple[int, list[Any]]] = []
-    cv2_threads = _single_threaded_cv2()
-    try:
-        for k, start in enumerate(starts):
-            cancel.raise_if_cancelled()
-            # Keep the next chunk decoding and running while this one is scored.
-            while len(inflight) < 2 and k + len(inflight) < len(starts):
-                s0 = starts[k + len(inflight)]
-                live = [i for i, v in enumerate(everyone) if id(v) not in errors]
-                inflight.append((s0, pool.submit_files(live, files_all[s0 : s0 + chunk], spec)))
-            s0, futures = inflight.pop(0)
-            parts = [f.result() for f in futures]
-            n_files = len(files_all[s0 : s0 + chunk])
-            done += n_files
-            offsets = np.cumsum([0] + [len(p.kept) + len(p.errors) for p in parts])
-            keep = [int(off) + j for p, off in zip(parts, offsets) for j in p.kept]
-            for p in parts:
-                skipped += [{"file": data.relative(path), "reason": why} for path, why in p.errors]
-            if not keep:
+    with opencv_single_threaded():
+        try:
+            for k, start in enumerate(starts):
+                cancel.raise_if_cancelled()
+                # Keep the next chunk decoding and running while this one is scored.
+                while len(inflight) < 2 and k + len(inflight) < len(starts):
+                    s0 = starts[k + len(inflight)]
+                    live = [i for i, v in enumerate(everyone) if id(v) not in errors]
+                    inflight.append((s0, pool.submit_files(live, files_all[s0 : s0 + chunk], spec)))
+                s0, futures = inflight.pop(0)
+                parts = [f.result() for f in futures]
+                n_files = len(files_all[s0 : s0 + chunk])
+                done += n_files
+                offsets = np.cumsum([0] + [len(p.kept) + len(p.errors) for p in parts])
+                keep = [int(off) + j for p, off in zip(parts, offsets) for j in p.kept]
+                for p in parts:
+                    skipped += [{"file": data.relative(path), "reason": why} for path, why in p.errors]
+                if not keep:
+                    yield Progress("evaluate", done, len(files_all))
+                    continue
+                for p in parts:  # no concatenation of the chunk's inputs: only 64 are kept, for the drift check
+                    if p.stats is not None:
+                        _merge_stats(stats, p.stats)
+                    if len(drift_sample) < 64 and len(p.kept):
+                        drift_sample.extend(p.x[: 64 - len(drift_sample)])
+                y_lab = labels_all[s0 : s0 + n_files][keep] if labels_all is not None else None
+                outs: dict[int, Any] = {}
+                for i in parts[0].outputs:
+                    got = [p.outputs[i] for p in parts if len(p.kept)]
+                    bad = next((o for o in got if isinstance(o, BaseException)), None)
+                    outs[i] = bad if bad is not None else np.concatenate(got)
+                ref_out = None
+                if reference is not None:
+                    r = outs.get(0)
+                    if isinstance(r, BaseException):
+                        raise EvaluationError(f"the reference {reference.file.name} failed to run: {r}",
+                                              hint="pass a working float .tflite with --reference")
+                    ref_out = r
+                for i, o in outs.items():
+                    v = everyone[i]
+                    if id(v) in errors:
+                        continue
+                    if isinstance(o, BaseException):
+                        errors[id(v)] = str(o).strip().splitlines()[0][:300] if str(o).strip() else type(o).__name__
+                        yield Log(f"{v.mode}: failed to run: {errors[id(v)]}", LogLevel.WARNING, "variant-failed")
+                        continue
+                    sc = scores[id(v)]
+                    sc.update(o, y_lab, ref_out if v is not reference else None)
+                    if sc.top1 is not None:
+                        yield Metric("top1", sc.top1, sc.count, variant=v.mode)
+                    elif sc.agreement is not None:
+                        yield Metric("agreement_top1", sc.agreement, sc.count, variant=v.mode)
                 yield Progress("evaluate", done, len(files_all))
-                continue
-            for p in parts:  # no concatenation of the chunk's inputs: only 64 are kept, for the drift check
-                if p.stats is not None:
-                    _merge_stats(stats, p.stats)
-                if len(drift_sample) < 64 and len(p.kept):
-                    drift_sample.extend(p.x[: 64 - len(drift_sample)])
-            y_lab = labels_all[s0 : s0 + n_files][keep] if labels_all is not None else None
-            outs: dict[int, Any] = {}
-            for i in parts[0].outputs:
-                got = [p.outputs[i] for p in parts if len(p.kept)]
-                bad = next((o for o in got if isinstance(o, BaseException)), None)
-                outs[i] = bad if bad is not None else np.concatenate(got)
-            ref_out = None
-            if reference is not None:
-                r = outs.get(0)
-                if isinstance(r, BaseException):
-                    raise EvaluationError(f"the reference {reference.file.name} failed to run: {r}",
-                                          hint="pass a working float .tflite with --reference")
-                ref_out = r
-            for i, o in outs.items():
-                v = everyone[i]
-                if id(v) in errors:
-                    continue
-                if isinstance(o, BaseException):
-                    errors[id(v)] = str(o).strip().splitlines()[0][:300] if str(o).strip() else type(o).__name__
-                    yield Log(f"{v.mode}: failed to run: {errors[id(v)]}", LogLevel.WARNING, "variant-failed")
-                    continue
-                sc = scores[id(v)]
-                sc.update(o, y_lab, ref_out if v is not reference else None)
-                if sc.top1 is not None:
-                    yield Metric("top1", sc.top1, sc.count, variant=v.mode)
-                elif sc.agreement is not None:
-                    yield Metric("agreement_top1", sc.agreement, sc.count, variant=v.mode)
-            yield Progress("evaluate", done, len(files_all))
-    except BaseException as exc:
-        from edgeq.errors import Cancelled
+        except BaseException as exc:
+            from edgeq.errors import Cancelled
 
-        if isinstance(exc, (Cancelled, KeyboardInterrupt, GeneratorExit)) and done:
-            partial_reason = getattr(exc, "message", None) or cancel.reason or "interrupted"
-        if partial_reason is None or isinstance(exc, GeneratorExit):
-            raise
-    finally:
-        for _, fs in inflight:
-            for f in fs:
-                f.cancel()
-        pool.close()
-        _restore_cv2(cv2_threads)
+            if isinstance(exc, (Cancelled, KeyboardInterrupt, GeneratorExit)) and done:
+                partial_reason = getattr(exc, "message", None) or cancel.reason or "interrupted"
+            if partial_reason is None or isinstance(exc, GeneratorExit):
+                raise
+        finally:
+            for _, fs in inflight:
+                for f in fs:
+                    f.cancel()
+            pool.close()
     usable = stats["n"]
     if usable == 0:
         raise DatasetError(f"no readable images in {req.data}", hint="add decodable images (see the skipped list)")
@@ -449,21 +449,6 @@ def _check_numbers(req: EvalRequest) -> None:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _single_threaded_cv2() -> int:
-    # One image per worker thread: OpenCV's own threads would oversubscribe the cores.
-    import cv2
-
-    saved = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    return saved
-
-
-def _restore_cv2(saved: int) -> None:
-    import cv2
-
-    cv2.setNumThreads(saved)
 
 
 def _merge_stats(stats: dict[str, Any], part: dict[str, Any]) -> None:

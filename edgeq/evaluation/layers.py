@@ -26,6 +26,7 @@ import numpy as np
 from edgeq.errors import InputError, ModelLoadError, OutputExists, UsageError
 from edgeq.events import CancelToken, Done, Event, Log, Progress, Stage
 from edgeq.fsio import meta, run_document_path, sha256_bytes, write_json_atomic, write_text_atomic
+from edgeq.metrics import json_number
 
 ANALYZE_SCHEMA = 1
 _SKIP = {"DEQUANTIZE"}
@@ -159,8 +160,8 @@ def compare_layers(quant_model: bytes, float_model: bytes, samples: np.ndarray,
             "tensor": qt["name"],
             "rmse": round(rmse, 8),
             "scaled_rmse": round(rmse / scale, 6) if scale else None,
-            "sqnr_db": round(sqnr, 4) if np.isfinite(sqnr) else ("inf" if sqnr > 0 else "-inf"),
-            "local_sqnr_db": (round(local, 4) if np.isfinite(local) else "inf") if local is not None else None,
+            "sqnr_db": json_number(sqnr, 4),
+            "local_sqnr_db": json_number(local, 4),
             "mean_abs_error": round(a["abs"] / n, 8),
             "scale": scale,
             "float_tensor": fnames.get(f_idx) if op["op_name"] != "QUANTIZE" else None,

@@ -11,17 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from edgeq.metrics import as_probabilities
+from edgeq.metrics import as_probabilities, json_number
 
 
-def _r(v: float | None, nd: int = 6) -> float | str | None:
-    if v is None:
-        return None
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if np.isnan(v):
-        return None
-    return round(float(v), nd)
 
 
 class Score:
@@ -104,20 +96,20 @@ class Score:
         per_class = None
         if labelled and class_names:
             totals = self.confusion.sum(axis=1)
-            per_class = {name: (_r(self.confusion[i, i] / totals[i]) if totals[i] else None)
+            per_class = {name: (json_number(self.confusion[i, i] / totals[i]) if totals[i] else None)
                          for i, name in enumerate(class_names)}
         n_out = self.confusion.shape[1] if self.confusion is not None else 0
-        acc_k = _r(self.correct_k / self.count) if labelled and self.count and self.top_k else None
+        acc_k = json_number(self.correct_k / self.count) if labelled and self.count and self.top_k else None
         return {
             "count": self.count,
-            "top1": _r(self.top1) if labelled else None,
+            "top1": json_number(self.top1) if labelled else None,
             "top5": acc_k if n_out >= 5 and self.top_k == 5 else None,
             "top_k": {"k": self.top_k, "accuracy": acc_k} if acc_k is not None else None,
             "per_class": per_class,
             "confusion": self.confusion.tolist() if labelled else None,
-            "agreement_top1": _r(self.agreement),
-            "kl_divergence": _r(self.kl_sum / self.ref_count) if self.ref_count and self.classifier else None,
-            "cosine": _r(self.cos_sum / self.ref_count) if self.ref_count else None,
-            "sqnr_db": _r(self.sqnr_db(), 4),
-            "max_abs_error": _r(self.max_abs) if self.ref_count else None,
+            "agreement_top1": json_number(self.agreement),
+            "kl_divergence": json_number(self.kl_sum / self.ref_count) if self.ref_count and self.classifier else None,
+            "cosine": json_number(self.cos_sum / self.ref_count) if self.ref_count else None,
+            "sqnr_db": json_number(self.sqnr_db(), 4),
+            "max_abs_error": json_number(self.max_abs) if self.ref_count else None,
         }
