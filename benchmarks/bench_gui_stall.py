@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -99,6 +100,15 @@ def real_models(tmp: Path) -> list[str]:
 
 
 def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="edgeq-bench-gui-"))
+    try:
+        code = _main(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(code)
+
+
+def _main(tmp: Path) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=2000.0, help="synthetic samples per second (default 2000)")
     ap.add_argument("--seconds", type=float, default=5.0)
@@ -111,8 +121,7 @@ def main() -> None:
 
     from edgeq.gui.app import application, create_window
 
-    app = application(["bench"])
-    tmp = Path(tempfile.mkdtemp(prefix="edgeq-bench-gui-"))
+    app = application(["bench"])  # noqa: F841 - kept alive for the whole run
     win = create_window(QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
     win.show()
     win.go(5)
@@ -190,7 +199,7 @@ def main() -> None:
     win.jobs.cancel_all()
     win.jobs.wait_all()
     win.close()
-    sys.exit(0 if ok else 1)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

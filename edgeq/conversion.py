@@ -253,6 +253,7 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
         return Log(message, LogLevel.WARNING, code)
 
     finished = False
+    model = None
     try:
         yield Stage("load", f"Loading {model_path.name}")
         from edgeq.modelio import load_model
@@ -327,7 +328,7 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
 
             manifest["mixed_precision"] = yield from run_for_convert(req, model, spec, samples, manifest["variants"],
                                                                      out, cancel)
-        model.close()
+        model.close()  # the temporary SavedModel export (also removed by the finally below on errors)
         _size_ratios(manifest["variants"])
         if req.target == "edgetpu":
             yield from _edgetpu(manifest, out, warn)
@@ -359,6 +360,9 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
             write_json_atomic(out / MANIFEST, manifest)
         _remove_if_empty(out, created)
         raise
+    finally:
+        if model is not None:
+            model.close()
 
 
 def _validate_preprocess_flags(req: ConvertRequest) -> None:

@@ -1,4 +1,5 @@
-"""Ctrl-C during a real `edgeq convert` process: exit 130, finished variants kept, manifest marked partial."""
+"""Ctrl-C during a real `edgeq convert` process: exit 130, finished variants kept, manifest marked partial,
+no temporary export left behind."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ def test_sigint_keeps_finished_variants_and_marks_partial(tiny_keras: Path, tmp_
     """Interrupted between variants, or in the middle of int8 calibration inside TensorFlow."""
     write_images(tmp_path / "calib", 400, size=(64, 64))
     out = tmp_path / "out"
-    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    scratch = tmp_path / "scratch"  # the process's TMPDIR: its temporary SavedModel export must not outlive it
+    scratch.mkdir()
+    env = os.environ | {"PYTHONUNBUFFERED": "1", "TMPDIR": str(scratch)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgeq", "convert", str(tiny_keras), "--calib", str(tmp_path / "calib"),
          "--num-calib", "400", "--num-check", "400", "--mode", "float32", "--mode", "int8", "--mode", "int16x8",
@@ -49,3 +52,4 @@ def test_sigint_keeps_finished_variants_and_marks_partial(tiny_keras: Path, tmp_
     assert [v["mode"] for v in manifest["variants"]][0] == "float32"
     assert (out / "tiny.float32.tflite").exists()
     assert not list(out.glob(".*.tmp")), "no half-written temp files"
+    assert not list(scratch.glob("edgeq-export-*")), "the temporary SavedModel export was removed"

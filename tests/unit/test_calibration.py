@@ -57,6 +57,51 @@ def test_corrupt_and_truncated_images_are_skipped_and_replaced(tmp_path: Path) -
     assert any(l.level == LogLevel.WARNING and "truncated.jpg" in l.message for l in logs)
 
 
+@pytest.mark.parametrize("ext,channels", [(".png", 1), (".png", 3), (".bmp", 3), (".webp", 3), (".tif", 1)])
+def test_direct_read_equals_buffer_decode(tmp_path: Path, ext: str, channels: int) -> None:
+    """Non-JPEG files are read by one GIL-free cv2.imread; it must give what decoding the bytes gives."""
+    from edgeq.calibration import _decode_buffer, _resize_normalize, load_image
+
+    path = write_images(tmp_path, 1, ext=ext, channels=channels)[0]
+    spec = PreprocessSpec(preset="unit", color="rgb" if channels == 3 else "gray", size=(16, 16))
+    tensor, src = load_image(path, spec)
+    raw = _decode_buffer(path, jpeg=False)
+    raw = raw.reshape(*raw.shape[:2], -1)
+    if channels == 3:
+        raw = raw[..., ::-1]  # BGR → RGB, as load_image converts
+    assert src == channels
+    assert np.array_equal(tensor, _resize_normalize(np.ascontiguousarray(raw), spec))
+
+
+def test_listing_skips_hidden_follows_file_links_and_sorts_like_paths(tmp_path: Path) -> None:
+    a = write_images(tmp_path / "B", 2) + write_images(tmp_path / "a" / "z", 2, ext=".jpg")
+    write_images(tmp_path / ".cache", 2)
+    (tmp_path / "a" / ".hidden.png").write_bytes(a[0].read_bytes())
+    (tmp_path / "a" / "link.png").symlink_to(a[0])
+    (tmp_path / "a" / "dirlink").symlink_to(tmp_path / "B", target_is_directory=True)
+    (tmp_path / "a" / "notes.TXT").write_text("x")
+    images, others = list_images(tmp_path)
+    assert images == sorted(a + [tmp_path / "a" / "link.png"])
+    assert others == [tmp_path / "a" / "notes.TXT"]
+
+
+def test_unreadable_files_say_why(tmp_path: Path) -> None:
+    from edgeq.calibration import ImageDecodeError, load_image
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
+    good = write_images(tmp_path, 1)[0]
+    (tmp_path / "cut.png").write_bytes(good.read_bytes()[:200])
+    reasons = {}
+    for name in ("empty.png", "garbage.png", "cut.png", "gone.png"):
+        with pytest.raises(ImageDecodeError) as exc:
+            load_image(tmp_path / name, SPEC)
+        reasons[name] = str(exc.value)
+    assert reasons["empty.png"] == "empty file"
+    assert reasons["garbage.png"] == reasons["cut.png"] == "not a decodable image"
+    assert reasons["gone.png"].startswith("unreadable:")
+
+
 def test_errors_name_folder_and_count(tmp_path: Path) -> None:
     with pytest.raises(CalibrationDataError, match="does not exist"):
         _run(tmp_path / "missing")
