@@ -120,6 +120,16 @@ def load_image(path: Path, spec: PreprocessSpec) -> tuple["np.ndarray", int]:
     Raises:
         ImageDecodeError: the file is unreadable, truncated or not an image.
     """
+    pixels, pad, src_ch = load_pixels(path, spec)
+    return normalize(pixels, spec, pad), src_ch
+
+
+def load_pixels(path: Path, spec: PreprocessSpec) -> tuple["np.ndarray", Any, int]:
+    """The first half of :func:`load_image`: decoded, colour-converted and resized, not normalized.
+
+    Returns:
+        (uint8 pixels (H, W, C), letterbox padding for :func:`normalize` or None, source channels)
+    """
     import cv2
     import numpy as np
 
@@ -137,7 +147,8 @@ def load_image(path: Path, spec: PreprocessSpec) -> tuple["np.ndarray", int]:
         img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     src_ch = 1 if img.ndim == 2 else img.shape[2]
     img = _convert_color(img, src_ch, spec.color)
-    return _resize_normalize(img, spec), src_ch
+    pixels, pad = _resize(img, spec)
+    return pixels, pad, src_ch
 
 
 def _decode_buffer(path: Path, jpeg: bool) -> "np.ndarray":
@@ -185,12 +196,9 @@ def _convert_color(img: "np.ndarray", src_ch: int, color: Color) -> "np.ndarray"
     return img if code is None else cv2.cvtColor(img, code)
 
 
-def _resize_normalize(img: "np.ndarray", spec: PreprocessSpec) -> "np.ndarray":
-    import cv2
-    import numpy as np
-
+def _resize(img: "np.ndarray", spec: PreprocessSpec) -> tuple["np.ndarray", Any]:
+    """Resizes (stretch, crop or letterbox) to ``spec.size``; returns (pixels (H, W, C), padding)."""
     ch = img.shape[2]
-    mean, std = spec.mean_std()
     if spec.size is None:
         th, tw = img.shape[:2]
     else:
@@ -199,27 +207,38 @@ def _resize_normalize(img: "np.ndarray", spec: PreprocessSpec) -> "np.ndarray":
     pad = None
     if (ih, iw) != (th, tw):
         if spec.resize == Resize.STRETCH:
-            img = _resize(img, tw, th)
+            img = _scale(img, tw, th)
         elif spec.resize == Resize.CROP:
             s = max(th / ih, tw / iw)
             nh, nw = max(th, round(ih * s)), max(tw, round(iw * s))
-            img = _resize(img, nw, nh)
+            img = _scale(img, nw, nh)
             y, x = (nh - th) // 2, (nw - tw) // 2
             img = img[y : y + th, x : x + tw]
         else:  # letterbox
             s = min(th / ih, tw / iw)
             nh, nw = min(th, max(1, round(ih * s))), min(tw, max(1, round(iw * s)))
-            img = _resize(img, nw, nh)
+            img = _scale(img, nw, nh)
             y, x = (th - nh) // 2, (tw - nw) // 2
             pad = ((y, th - nh - y), (x, tw - nw - x), (0, 0))
-    img = img.reshape(img.shape[0], img.shape[1], ch)
-    out = (img.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return img.reshape(img.shape[0], img.shape[1], ch), pad
+
+
+def normalize(pixels: "np.ndarray", spec: PreprocessSpec, pad: Any = None) -> "np.ndarray":
+    """Pixels (..., C) → float32 ``(x - mean) / std``; one image or a stack of them alike.
+
+    ``pad`` (one image only) is the letterbox border, added after normalization so that it is
+    "the mean pixel".
+    """
+    import numpy as np
+
+    mean, std = spec.mean_std()
+    out = (pixels.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     if pad is not None:
-        out = np.pad(out, pad, constant_values=0.0)  # padding is "the mean pixel" after normalization
+        out = np.pad(out, pad, constant_values=0.0)
     return out
 
 
-def _resize(img: "np.ndarray", w: int, h: int) -> "np.ndarray":
+def _scale(img: "np.ndarray", w: int, h: int) -> "np.ndarray":
     import cv2
 
     shrinking = w * h < img.shape[0] * img.shape[1]

@@ -60,7 +60,7 @@ class EvalRequest:
     limit: int | None = None
     seed: int = 0
     workers: int | None = None
-    chunk: int = 128
+    chunk: int = 256
     drift: bool = True
     write: bool = True
     command: str = ""
@@ -310,6 +310,24 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
     chunk = max(1, req.chunk)
     starts = list(range(0, len(files_all), chunk))
     inflight: list[tuple[int, list[Any]]] = []
+    ref_index = 0 if reference is not None else None
+
+    def score_slice(part: Any, lo: int, hi: int, labels: np.ndarray | None) -> dict[int, Score]:
+        """Scores of one slice, computed in the worker that ran it (merged in order below)."""
+        if not part.kept:
+            return {}
+        y = labels[lo:hi][part.kept] if labels is not None else None
+        ref = part.outputs.get(ref_index) if ref_index is not None else None
+        if isinstance(ref, BaseException):
+            ref = None  # the caller stops the job with the reference's error
+        out = {}
+        for i, o in part.outputs.items():
+            if not isinstance(o, BaseException):
+                sc = scores[id(everyone[i])].empty()
+                sc.update(o, y, ref if i != ref_index else None)
+                out[i] = sc
+        return out
+
     with opencv_single_threaded():
         try:
             for k, start in enumerate(starts):
@@ -318,46 +336,39 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
                 while len(inflight) < 2 and k + len(inflight) < len(starts):
                     s0 = starts[k + len(inflight)]
                     live = [i for i, v in enumerate(everyone) if id(v) not in errors]
-                    inflight.append((s0, pool.submit_files(live, files_all[s0 : s0 + chunk], spec)))
+                    y_chunk = labels_all[s0 : s0 + chunk] if labels_all is not None else None
+                    post = lambda part, lo, hi, y=y_chunk: score_slice(part, lo, hi, y)  # noqa: E731
+                    inflight.append((s0, pool.submit_files(live, files_all[s0 : s0 + chunk], spec, post)))
                 s0, futures = inflight.pop(0)
                 parts = [f.result() for f in futures]
-                n_files = len(files_all[s0 : s0 + chunk])
-                done += n_files
-                offsets = np.cumsum([0] + [len(p.kept) + len(p.errors) for p in parts])
-                keep = [int(off) + j for p, off in zip(parts, offsets) for j in p.kept]
+                done += len(files_all[s0 : s0 + chunk])
                 for p in parts:
                     skipped += [{"file": data.relative(path), "reason": why} for path, why in p.errors]
-                if not keep:
-                    yield Progress("evaluate", done, len(files_all))
-                    continue
-                for p in parts:  # no concatenation of the chunk's inputs: only 64 are kept, for the drift check
                     if p.stats is not None:
                         _merge_stats(stats, p.stats)
-                    if len(drift_sample) < 64 and len(p.kept):
+                    if len(drift_sample) < 64 and len(p.kept):  # only 64 inputs are kept, for the drift check
                         drift_sample.extend(p.x[: 64 - len(drift_sample)])
-                y_lab = labels_all[s0 : s0 + n_files][keep] if labels_all is not None else None
-                outs: dict[int, Any] = {}
-                for i in parts[0].outputs:
-                    got = [p.outputs[i] for p in parts if len(p.kept)]
-                    bad = next((o for o in got if isinstance(o, BaseException)), None)
-                    outs[i] = bad if bad is not None else np.concatenate(got)
-                ref_out = None
-                if reference is not None:
-                    r = outs.get(0)
-                    if isinstance(r, BaseException):
+                if not any(p.kept for p in parts):
+                    yield Progress("evaluate", done, len(files_all))
+                    continue
+                if ref_index is not None:
+                    r = next((p.outputs[ref_index] for p in parts if isinstance(p.outputs.get(ref_index), BaseException)), None)
+                    if r is not None:
                         raise EvaluationError(f"the reference {reference.file.name} failed to run: {r}",
                                               hint="pass a working float .tflite with --reference")
-                    ref_out = r
-                for i, o in outs.items():
+                for i in parts[0].outputs:
                     v = everyone[i]
                     if id(v) in errors:
                         continue
-                    if isinstance(o, BaseException):
+                    o = next((p.outputs[i] for p in parts if isinstance(p.outputs.get(i), BaseException)), None)
+                    if o is not None:
                         errors[id(v)] = str(o).strip().splitlines()[0][:300] if str(o).strip() else type(o).__name__
                         yield Log(f"{v.mode}: failed to run: {errors[id(v)]}", LogLevel.WARNING, "variant-failed")
                         continue
                     sc = scores[id(v)]
-                    sc.update(o, y_lab, ref_out if v is not reference else None)
+                    for p in parts:
+                        if i in p.extra:
+                            sc.merge(p.extra[i])
                     if sc.top1 is not None:
                         yield Metric("top1", sc.top1, sc.count, variant=v.mode)
                     elif sc.agreement is not None:

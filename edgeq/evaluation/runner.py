@@ -2,11 +2,12 @@
 
 Each worker thread owns one single-threaded interpreter per variant (interpreters are not
 thread-safe, and LiteRT's ``invoke`` releases the GIL, so threads give real parallelism without
-copying tensors between processes). A chunk is cut into one slice per worker and variant, and a
-slice runs as one batched invoke when the model allows resizing its batch dimension: for small
-models the per-invoke Python overhead (which holds the GIL) would otherwise cap the speed-up.
-Batching is verified once per interpreter against single-sample invokes and abandoned for good
-when the model does not support it (a hard-coded reshape, a stateful op).
+copying tensors between processes). A chunk is cut into one slice per worker; the worker decodes
+its slice (``cv2.imread`` releases the GIL), normalizes it in one vectorized step, runs every
+variant on it one sample at a time (edgeq's exports are batch-1, as integer accelerators need;
+batched invokes on resizable models measured slower anyway, as every resize re-plans XNNPACK),
+and can score it too (``post``), so the calling thread only merges sums. Python that runs between
+two GIL-free calls is what limits the speed-up, so each step keeps it short.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgeq.tflite import TfliteRunner
 
 
 @dataclass
@@ -30,6 +34,7 @@ class SliceResult:
     errors: list[tuple[Path, str]]
     outputs: dict[int, np.ndarray | BaseException]
     stats: dict[str, Any] | None = None  # per-channel partial sums, computed in the worker
+    extra: Any = None  # what the caller's ``post`` computed from this slice, in the worker
 
 
 def slice_stats(x: np.ndarray) -> dict[str, Any]:
@@ -59,46 +64,64 @@ class VariantPool:
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="edgeq-eval")
 
-    def _runner(self, index: int) -> "BatchRunner":
+    def _runner(self, index: int) -> "TfliteRunner":
         runners = getattr(self._local, "runners", None)
         if runners is None:
             runners = self._local.runners = {}
         r = runners.get(index)
         if r is None:
-            r = runners[index] = BatchRunner(self.models[index])
+            from edgeq.tflite import TfliteRunner
+
+            r = runners[index] = TfliteRunner(self.models[index], threads=1)
         return r
 
     def _run_slice(self, index: int, xs: np.ndarray) -> np.ndarray:
         return self._runner(index).run(xs)
 
-    def _decode_and_run(self, indices: Sequence[int], files: Sequence[Path], spec: Any) -> "SliceResult":
-        from edgeq.calibration import ImageDecodeError, load_image
+    def _decode_and_run(self, indices: Sequence[int], files: Sequence[Path], spec: Any,
+                        post: Callable[[SliceResult, int, int], Any] | None, lo: int, hi: int) -> SliceResult:
+        from edgeq.calibration import ImageDecodeError, load_pixels, normalize
 
-        xs, kept, errors = [], [], []
+        pixels, pads, kept, errors = [], [], [], []
         for j, p in enumerate(files):
             try:
-                xs.append(load_image(p, spec)[0])
-                kept.append(j)
+                px, pad, _ = load_pixels(p, spec)
             except ImageDecodeError as exc:
                 errors.append((p, str(exc)))
-        x = np.stack(xs).astype(np.float32) if xs else np.zeros((0,), np.float32)
+                continue
+            pixels.append(px)
+            pads.append(pad)
+            kept.append(j)
+        if not pixels:
+            x = np.zeros((0,), np.float32)
+        elif all(pad is None for pad in pads):  # one normalization for the slice: the same numbers as per image
+            x = normalize(np.stack(pixels), spec)
+        else:
+            x = np.stack([normalize(px, spec, pad) for px, pad in zip(pixels, pads)])
         outs: dict[int, np.ndarray | BaseException] = {}
         for i in indices:
             try:
-                outs[i] = self._run_slice(i, x) if len(xs) else np.zeros((0,), np.float32)
+                outs[i] = self._run_slice(i, x) if kept else np.zeros((0,), np.float32)
             except Exception as exc:  # one broken variant must not stop the others
                 outs[i] = exc
-        return SliceResult(x, kept, errors, outs, slice_stats(x) if len(xs) else None)
+        result = SliceResult(x, kept, errors, outs, slice_stats(x) if kept else None)
+        if post is not None:
+            result.extra = post(result, lo, hi)
+        return result
 
-    def submit_files(self, indices: Sequence[int], files: Sequence[Path], spec: Any) -> list[Future]:
+    def submit_files(self, indices: Sequence[int], files: Sequence[Path], spec: Any,
+                     post: Callable[[SliceResult, int, int], Any] | None = None) -> list[Future]:
         """Decodes ``files`` and runs the models on them, one slice per worker (returns futures in order).
 
         Decoding happens in the same worker that runs the slice: one hand-off per slice instead of
-        one per image, which matters when a model takes microseconds per image.
+        one per image, which matters when a model takes microseconds per image. ``post(result,
+        lo, hi)`` (``files[lo:hi]`` is the slice) runs in the worker too, and its value is
+        ``result.extra``: per-slice work such as scoring stays off the caller's thread, where it
+        would hold the GIL while both workers wait for it.
         """
         parts = max(1, min(self.workers, len(files)))
         bounds = np.linspace(0, len(files), parts + 1).astype(int)
-        return [self._pool.submit(self._decode_and_run, list(indices), files[a:b], spec)
+        return [self._pool.submit(self._decode_and_run, list(indices), files[a:b], spec, post, int(a), int(b))
                 for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
     def run(self, indices: Sequence[int], xs: np.ndarray) -> dict[int, np.ndarray | BaseException]:
@@ -125,21 +148,3 @@ class VariantPool:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-class BatchRunner:
-    """One single-threaded interpreter that runs a slice of samples, one invoke per sample.
-
-    Batched invokes (resizing the input to the slice) were measured slower on 2 cores — 1.21× vs
-    1.46× over a naive loop for a 96×96 CNN, 1.31× vs 1.45× for the 28×28 example — because every
-    resize re-plans XNNPACK; so samples go one at a time through a batch-1 interpreter.
-    """
-
-    def __init__(self, model: bytes) -> None:
-        from edgeq.tflite import TfliteRunner
-
-        self.runner = TfliteRunner(model, threads=1)
-
-    def run(self, xs: np.ndarray) -> np.ndarray:
-        """Outputs (N, ...) for inputs (N, ...), dequantized to float."""
-        return self.runner.run(xs)

@@ -73,6 +73,25 @@ class Score:
                 p, q = as_probabilities(ref), as_probabilities(flat)
                 self.kl_sum += float(np.sum(p * (np.log(p + 1e-7) - np.log(q + 1e-7))))
 
+    def merge(self, other: "Score") -> None:
+        """Adds the sums of ``other`` (a score of other samples, e.g. one slice of a chunk)."""
+        self.count += other.count
+        self.correct += other.correct
+        self.correct_k += other.correct_k
+        if self.confusion is not None and other.confusion is not None:
+            self.confusion += other.confusion
+        self.ref_count += other.ref_count
+        self.agree += other.agree
+        self.kl_sum += other.kl_sum
+        self.cos_sum += other.cos_sum
+        self.signal += other.signal
+        self.noise += other.noise
+        self.max_abs = max(self.max_abs, other.max_abs)
+
+    def empty(self) -> "Score":
+        """A new score with the same settings and no samples."""
+        return Score(classes=self.classes, classifier=self.classifier, top_k=self.top_k)
+
     @property
     def top1(self) -> float | None:
         return self.correct / self.count if self.count and self.confusion is not None else None

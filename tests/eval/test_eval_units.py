@@ -57,6 +57,27 @@ def test_streaming_score_matches_batch_metrics() -> None:
     assert sum(map(sum, got["confusion"])) == 50 and got["top5"] >= got["top1"]
 
 
+def test_scores_of_slices_merge_into_the_score_of_the_whole() -> None:
+    """Workers score their own slices; merged in order, that is the score of all samples at once."""
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=(61, 6))
+    test = ref + rng.normal(scale=0.5, size=ref.shape)
+    labels = rng.integers(0, 6, 61)
+    whole = Score(classes=6, classifier=True, top_k=3)
+    whole.update(test, labels, ref)
+    merged = whole.empty()
+    for a, b in ((0, 20), (20, 21), (21, 61)):
+        part = merged.empty()
+        part.update(test[a:b], labels[a:b], ref[a:b])
+        merged.merge(part)
+    got, want = merged.to_dict(None), whole.to_dict(None)
+    for key in ("count", "top1", "top_k", "confusion", "agreement_top1", "max_abs_error"):
+        assert got[key] == want[key], key
+    for key in ("kl_divergence", "cosine", "sqnr_db"):
+        assert got[key] == pytest.approx(want[key], rel=1e-9), key
+    assert got["count"] == 61 and 0 < got["top1"] < 1
+
+
 def test_input_drift_warns_with_numbers() -> None:
     calib = {"channels": 1, "min": [0.0], "max": [255.0], "mean": [100.0], "std": [50.0]}
     warnings: list[str] = []

@@ -60,7 +60,7 @@ def test_corrupt_and_truncated_images_are_skipped_and_replaced(tmp_path: Path) -
 @pytest.mark.parametrize("ext,channels", [(".png", 1), (".png", 3), (".bmp", 3), (".webp", 3), (".tif", 1)])
 def test_direct_read_equals_buffer_decode(tmp_path: Path, ext: str, channels: int) -> None:
     """Non-JPEG files are read by one GIL-free cv2.imread; it must give what decoding the bytes gives."""
-    from edgeq.calibration import _decode_buffer, _resize_normalize, load_image
+    from edgeq.calibration import _decode_buffer, _resize, load_image, normalize
 
     path = write_images(tmp_path, 1, ext=ext, channels=channels)[0]
     spec = PreprocessSpec(preset="unit", color="rgb" if channels == 3 else "gray", size=(16, 16))
@@ -70,7 +70,9 @@ def test_direct_read_equals_buffer_decode(tmp_path: Path, ext: str, channels: in
     if channels == 3:
         raw = raw[..., ::-1]  # BGR → RGB, as load_image converts
     assert src == channels
-    assert np.array_equal(tensor, _resize_normalize(np.ascontiguousarray(raw), spec))
+    pixels, pad = _resize(np.ascontiguousarray(raw), spec)
+    assert pad is None
+    assert np.array_equal(tensor, normalize(pixels, spec))
 
 
 def test_listing_skips_hidden_follows_file_links_and_sorts_like_paths(tmp_path: Path) -> None:

@@ -62,6 +62,8 @@ def test_each_mode_converts_and_runs(loaded, mode: str, io: str, in_dtype: str, 
     y = runner.run(x)
     ref = loaded.predict(x)
     assert y.shape == ref.shape
+    # run() quantizes and dequantizes the whole array at once: the same numbers as one sample at a time
+    assert np.array_equal(y, np.stack([runner.run_one(xi) for xi in x]))
     assert np.abs(y - ref).max() < (1e-4 if mode == "float32" else 0.05)
 
 
