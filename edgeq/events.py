@@ -82,14 +82,24 @@ class RunType(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class Sample:
-    """One timed inference (mirrors benchmark_model's single-run listener hook)."""
+class Samples:
+    """Consecutive timed inferences: run ``first_index + k`` took ``latencies_us[k]`` µs.
+
+    benchmark_model's per-run listener, delivered in batches (the runner packs about 20 ms of
+    runs per line), so a model that runs 75 000 times a second costs the host a few events a
+    second, not one per run.
+    """
 
     run_type: RunType
-    latency_us: float
-    index: int
+    first_index: int
+    latencies_us: tuple[float, ...]
     variant: str = ""
     device: str = ""
+
+    @property
+    def end(self) -> int:
+        """One past the index of the last run in the batch."""
+        return self.first_index + len(self.latencies_us)
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,7 @@ class Done(Generic[T]):
     result: T
 
 
-Event = Union[Stage, Progress, Log, Sample, Metric, VariantDone, Done]
+Event = Union[Stage, Progress, Log, Samples, Metric, VariantDone, Done]
 
 
 def drain(events: Iterator[Event]) -> Any:

@@ -102,6 +102,37 @@ class CheckResult:
 
 # -- host-side checks ------------------------------------------------------------------------
 
+def expand_models(models: list[str]) -> list[str]:
+    """Models as given, with each results folder replaced by its ``.tflite`` files.
+
+    A folder's variants come in its manifest's order (float32 first, as converted), then any
+    other ``.tflite`` in it (e.g. a mixed-precision model) by name.
+
+    Raises:
+        InputError: a folder that holds no ``.tflite`` file.
+    """
+    from edgeq.fsio import MANIFEST
+
+    out: list[str] = []
+    for m in models:
+        folder = Path(m)
+        if not folder.is_dir():
+            out.append(m)
+            continue
+        files = sorted(folder.glob("*.tflite"))
+        if not files:
+            raise InputError(f"{folder} is a folder with no .tflite files",
+                             hint="pass .tflite files, or the --out folder of edgeq convert")
+        try:
+            listed = [v["file"] for v in json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["variants"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            listed = []
+        rank = {name: i for i, name in enumerate(listed)}
+        files.sort(key=lambda f: (rank.get(f.name, len(rank)), f.name))
+        out += [str(f) for f in files]
+    return out  # a model named twice runs twice (a repeat measurement), as before
+
+
 def _validate(req: ProfileRequest) -> list[Any]:
     from edgeq.devices.profiles import DELEGATES, get_profile
 
@@ -331,8 +362,11 @@ def run_profile(request: ProfileRequest, *, cancel: CancelToken) -> Iterator[Eve
         EdgeqError: every run failed (the first failure, e.g. DeviceUnreachable, RuntimeMissing).
         Cancelled: after writing the partial document, when ``cancel`` was set.
     """
+    import dataclasses
+
     from edgeq.devices.backend import settings_for
 
+    request = dataclasses.replace(request, models=expand_models(request.models))
     profiles = _validate(request)
     jobs: dict[str, list[tuple[int, str, Any, list[str]]]] = {p.name: [] for p in profiles}
     order: list[tuple[str, str]] = []

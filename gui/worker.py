@@ -21,14 +21,14 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from edgeq.errors import Cancelled
-from edgeq.events import CancelToken, Done, Event, Sample
+from edgeq.events import CancelToken, Done, Event, Samples
 
 _BATCH_SECONDS = 0.015
 
 
 @dataclass(frozen=True)
 class SampleBlock:
-    """Consecutive :class:`Sample` events of one series, packed into arrays by the worker thread.
+    """Consecutive samples of one series, packed into arrays by the worker thread.
 
     A local profile of a small model yields tens of thousands of samples a second; packing
     them off the UI thread leaves the UI one array append per series and batch.
@@ -41,15 +41,15 @@ class SampleBlock:
     latency_us: np.ndarray
 
 
-def pack_samples(samples: list[Sample]) -> list[SampleBlock]:
-    """Groups samples by (variant, device, run type), keeping their order within each group."""
-    groups: dict[tuple[str, str, str], tuple[list[int], list[float]]] = {}
-    for s in samples:
-        idx, lat = groups.setdefault((s.variant, s.device, str(s.run_type)), ([], []))
-        idx.append(s.index)
-        lat.append(s.latency_us)
-    return [SampleBlock(v, d, r, np.asarray(i, dtype=np.int64), np.asarray(l, dtype=np.float64))
-            for (v, d, r), (i, l) in groups.items()]
+def pack_samples(batches: list[Samples]) -> list[SampleBlock]:
+    """Groups batches by (variant, device, run type), keeping their order within each group."""
+    groups: dict[tuple[str, str, str], list[Samples]] = {}
+    for b in batches:
+        groups.setdefault((b.variant, b.device, str(b.run_type)), []).append(b)
+    return [SampleBlock(v, d, r,
+                        np.concatenate([np.arange(b.first_index, b.end, dtype=np.int64) for b in bs]),
+                        np.concatenate([np.asarray(b.latencies_us, dtype=np.float64) for b in bs]))
+            for (v, d, r), bs in groups.items()]
 
 
 class _Thread(QThread):
@@ -85,14 +85,14 @@ class _Thread(QThread):
 
     def _iterate(self, gen: Iterator[Event]) -> Any:
         result = None
-        samples: list[Sample] = []
+        samples: list[Samples] = []
         last = time.monotonic()
         try:
             for ev in gen:
                 if isinstance(ev, Done):
                     result = ev.result
                     continue
-                if isinstance(ev, Sample):
+                if isinstance(ev, Samples):
                     samples.append(ev)
                     if time.monotonic() - last >= _BATCH_SECONDS:
                         self.events.emit(pack_samples(samples))

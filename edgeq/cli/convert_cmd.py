@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import time
+from pathlib import Path
 from typing import Any
 
 from edgeq.cli.argtypes import positive_int
 from edgeq.cli.context import Env
 from edgeq.cli.options import add_preprocess_arguments
-from edgeq.errors import ExitStatus, UsageError
+from edgeq.errors import Cancelled, ExitStatus, UsageError
 
 MODES = ("float32", "float16", "dynamic", "int8", "int16x8")
 
@@ -26,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("calibration and preprocessing")
     g.add_argument("--calib", help="folder of your images (searched recursively) for static quantization")
     g.add_argument("--num-calib", type=positive_int, default=None,
-                   help="images to sample for calibration (default 200; with --example, all it bundles)")
+                   help="images to sample for calibration (default: 200, or all when the folder has fewer, with a warning; "
+                        "an explicit N with fewer images is an error unless --allow-fewer)")
     g.add_argument("--seed", type=int, default=0, help="seed of the calibration sample (default 0)")
     g.add_argument("--allow-fewer", action="store_true", help="calibrate with fewer images than --num-calib")
     g.add_argument("--num-check", type=positive_int, default=100, help="samples the convert-time check compares (default 100)")
@@ -78,14 +81,12 @@ def build_request(args: argparse.Namespace, argv_text: str) -> Any:
     if not model:
         raise UsageError("no model given", hint="pass a model path, or --example to try the bundled one")
     if out is None:
-        from pathlib import Path
-
         p = Path(model)
         out = str(Path("edgeq-out") / (p.name if p.is_dir() else p.stem))
     return ConvertRequest(
         model=model, out=out, calib=calib, modes=args.mode or [], preset=preset, color=color, resize=resize,
         mean=tuple(args.mean), std=tuple(args.std), num_calib=args.num_calib or 200, num_check=args.num_check,
-        seed=args.seed, allow_fewer=args.allow_fewer, io=args.io, per_tensor=args.per_tensor,
+        seed=args.seed, allow_fewer=args.allow_fewer or args.num_calib is None, io=args.io, per_tensor=args.per_tensor,
         strict_int=args.strict_int, trust_model=args.trust_model, overwrite=args.overwrite, target=args.target,
         labels=labels, command=argv_text,
         max_drop=getattr(args, "max_drop", None), data=getattr(args, "data", None),
@@ -102,7 +103,11 @@ def run(args: argparse.Namespace, env: Env) -> int:
     argv_text = "edgeq " + shlex.join(getattr(args, "_argv", ["convert"]))
     req = build_request(args, argv_text)
     cancel = CancelToken()
-    result = consume(api.convert(req, cancel=cancel), env, cancel, verbose=args.verbose)
+    started = time.time()
+    try:
+        result = consume(api.convert(req, cancel=cancel), env, cancel, verbose=args.verbose)
+    except Cancelled:
+        raise Cancelled(_what_was_kept(Path(req.out), started)) from None
     doc = result.to_dict()
     if args.json:
         env.out(json.dumps(doc, indent=2))
@@ -110,6 +115,22 @@ def run(args: argparse.Namespace, env: Env) -> int:
         print_table(doc, env)
         env.err(f"wrote {sum(1 for v in doc['variants'] if v['status'] == 'ok')} model(s) and manifest.json to {result.out}")
     return ExitStatus.OK if result.ok else ExitStatus.PARTIAL
+
+
+def _what_was_kept(out: Path, started: float) -> str:
+    """The cancel message: which finished variants this run left in ``out``, or that it wrote nothing."""
+    from edgeq.fsio import MANIFEST
+
+    try:
+        manifest = out / MANIFEST
+        if manifest.stat().st_mtime >= started - 1:
+            kept = [v["file"] for v in json.loads(manifest.read_text(encoding="utf-8"))["variants"] if v["status"] == "ok"]
+            if kept:
+                return (f"interrupted (Ctrl-C); {len(kept)} finished variant(s) kept in {out} "
+                        f"({', '.join(kept)}), manifest.json marked partial")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return "interrupted (Ctrl-C) before any variant finished; nothing was written"
 
 
 def print_table(doc: dict[str, Any], env: Env) -> None:

@@ -62,8 +62,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
                     "and nothing is recommended; pass --reference FILE (the float32 .tflite of the same model)")
         if rec:
             env.out(("recommended: " if rec["met"] else "no variant meets the target: ") + rec["reason"])
-        if result.path is not None:
-            env.err(f"wrote {result.path}")
+    if result.path is not None:
+        env.err(f"wrote {result.path}")
     return ExitStatus.PARTIAL if result.partial else ExitStatus.OK
 
 
@@ -78,6 +78,8 @@ def _num(v: Any, fmt: str) -> str:
 def print_table(doc: dict[str, Any], env: Env) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from edgeq.reports.formatting import small
 
     d = doc["data"]
     sample = d.get("sample")
@@ -95,6 +97,6 @@ def print_table(doc: dict[str, Any], env: Env) -> None:
         top_k = [_pct((m.get("top_k") or {}).get("accuracy"))] if k else []
         t.add_row(v["mode"], "/".join(x for x in (v.get("engine"), v.get("calibration")) if x) or "–",
                   f"{v['bytes'] / 1024:.1f}", _pct(m.get("top1")), *top_k,
-                  _num(v.get("drop_pp"), ".2f"), _pct(m.get("agreement_top1")), _num(m.get("kl_divergence"), ".4f"),
+                  _num(v.get("drop_pp"), ".2f"), _pct(m.get("agreement_top1")), small(m.get("kl_divergence")),
                   _num(m.get("sqnr_db"), ".1f"), note)
     Console(file=env.stdout, width=150, highlight=False).print(t)

@@ -14,13 +14,13 @@ from edgeq.errors import ExitStatus, UsageError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Adds ``edgeq profile``'s arguments to ``p``."""
-    p.add_argument("models", nargs="+", metavar="MODEL", help=".tflite files (several: each runs on every device)")
+    p.add_argument("models", nargs="+", metavar="MODEL", help=".tflite files or a results folder (edgeq convert --out: all its variants); each runs on every device")
     p.add_argument("--device", "-d", action="append", metavar="NAME",
                    help="device profile, repeatable; devices run concurrently (default: local). See 'edgeq devices list'")
     g = p.add_argument_group("measurement (defaults as TFLite's benchmark_model)")
-    g.add_argument("--runs", type=positive_int, default=50, help="at least this many regular runs (default 50)")
+    g.add_argument("--runs", type=positive_int, default=50, help="at least this many regular runs, and runs go on until --min-secs has passed (default 50)")
     g.add_argument("--warmup", type=non_negative_int, default=1, help="warmup runs, reported apart (default 1)")
-    g.add_argument("--min-secs", type=non_negative_float, default=1.0, help="regular runs last at least this long (default 1)")
+    g.add_argument("--min-secs", type=non_negative_float, default=1.0, help="regular runs last at least this long (default 1; 0 to stop right after --runs)")
     g.add_argument("--max-secs", type=positive_float, default=150.0, help="...and stop after this long (default 150)")
     s = p.add_argument_group("settings (override the device profile)")
     s.add_argument("--threads", "-t", type=positive_int, help="interpreter threads")

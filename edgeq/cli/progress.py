@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterator
 
 from edgeq.cli.context import Env
 from edgeq.errors import Cancelled
-from edgeq.events import CancelToken, Done, Event, Log, LogLevel, Metric, Progress, Sample, Stage
+from edgeq.events import CancelToken, Done, Event, Log, LogLevel, Metric, Progress, Samples, Stage
 
 
 def consume(
@@ -58,7 +58,7 @@ def consume(
                         console.print(f"[yellow]edgeq: warning:[/yellow] {ev.message}")
                     elif ev.level == LogLevel.INFO or verbose:
                         console.print(ev.message)
-                elif isinstance(ev, (Sample, Metric)):
+                elif isinstance(ev, (Samples, Metric)):
                     pass
                 elif isinstance(ev, Done):
                     result = ev.result

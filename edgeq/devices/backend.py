@@ -21,7 +21,7 @@ from edgeq.devices.diagnose import runner_error
 from edgeq.devices.profiles import DeviceProfile
 from edgeq.devices.transport import BaseTransport, RemoteProcess
 from edgeq.errors import Cancelled, DeviceCommandFailed, DeviceError, EdgeqError, RuntimeMissing, UsageError
-from edgeq.events import CancelToken, Done, Event, Log, LogLevel, Progress, RunType, Sample, Stage
+from edgeq.events import CancelToken, Done, Event, Log, LogLevel, Progress, RunType, Samples, Stage
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -267,12 +267,12 @@ class RunnerBackend(DeviceBackend):
                     yield Log(f"{dev}: {line.strip()}", LogLevel.DEBUG)
                 return
             kind = msg.get("type")
-            if kind == "run":
-                us = float(msg["us"])
+            if kind == "runs":
+                us = tuple(float(u) for u in msg["us"])
                 regular = msg.get("run_type") == "regular"
-                (out.samples_us if regular else out.warmup_samples_us).append(us)
-                yield Sample(RunType.REGULAR if regular else RunType.WARMUP, us, int(msg.get("i", 0)), variant, dev)
-                if regular and len(out.samples_us) % 10 == 0:
+                (out.samples_us if regular else out.warmup_samples_us).extend(us)
+                yield Samples(RunType.REGULAR if regular else RunType.WARMUP, int(msg.get("i", 0)), us, variant, dev)
+                if regular:
                     yield Progress(f"bench:{dev}", len(out.samples_us), max(settings.runs, len(out.samples_us)), variant)
             elif kind == "hello":
                 out.facts = facts_from_hello(msg, self.transport.kind)

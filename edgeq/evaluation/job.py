@@ -388,7 +388,10 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
             pool.close()
     usable = stats["n"]
     if usable == 0:
-        raise DatasetError(f"no readable images in {req.data}", hint="add decodable images (see the skipped list)")
+        bad = [s for s in skipped if s["reason"] != "not an image file"] or skipped
+        shown = "; ".join(f"{s['file']}: {s['reason']}" for s in bad[:3]) + (f"; {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise DatasetError(f"no readable images in {req.data} ({shown})" if shown else f"no readable images in {req.data}",
+                           hint="add images OpenCV can decode (PNG, JPEG, BMP, WebP, TIFF)")
     bad = [s for s in skipped if s["reason"] not in ("not an image file",)]
     if bad:
         yield Log(f"skipped {len(bad)} image(s): " + ", ".join(f"{s['file']} ({s['reason']})" for s in bad[:3]),

@@ -149,10 +149,14 @@ def _add_source(doc: dict[str, Any], sid: str, label: str, folder: ResultsFolder
         _add_eval(doc, sid, part, warnings)
     evals = [a for a in doc["accuracy"] if a["source"] == sid]
     if evals:
-        evals[-1]["latest"] = True
+        # A quick check on unlabelled images (agreement only) must not hide the accuracy measured before it.
+        labelled = [a for a in evals if any(isinstance(r.get("top1"), (int, float)) for r in a["results"])]
+        chosen = (labelled or evals)[-1]
+        chosen["latest"] = True
         if len(evals) > 1:
-            _warn(warnings, "several-evals",
-                  f"{len(evals)} eval runs; the headline uses the latest, {evals[-1]['file']}", sid)
+            why = "the latest" if chosen is evals[-1] else (
+                f"the latest labelled one (the newer {evals[-1]['file']} has no labels: agreement only)")
+            _warn(warnings, "several-evals", f"{len(evals)} eval runs; the headline uses {why}, {chosen['file']}", sid)
     for part in folder.of_kind("analyze"):
         layers = [x for x in part.doc.get("layers", []) if isinstance(x, dict)]
         doc["layers"].append({

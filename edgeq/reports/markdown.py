@@ -28,7 +28,7 @@ _TEXT_COLUMNS = {"folder", "path", "status", "parts", "missing", "device", "fast
                  "smallest within target", "basis", "target", "setting", "", "vs", "settings that differ", "class",
                  "type", "tensor", "transport", "os", "machine", "cpu model", "runtime", "runtime version", "governor",
                  "file", "sha256", "ops by dtype", "float ops", "input", "output", "part", "created", "command",
-                 "threads · delegate"}
+                 "threads · delegate", "delegated"}
 
 
 def _table(head: list[str], rows: list[list[Any]], labels: Any = ()) -> list[str]:
@@ -138,6 +138,13 @@ def _accuracy(doc: dict[str, Any], multi: bool) -> list[str]:
     return out
 
 
+def _delegated(cov: Any) -> str:
+    """``12/12`` nodes run by the delegate (``0/12``: the delegate took nothing, e.g. int16x8 on XNNPACK)."""
+    if not isinstance(cov, dict) or not cov.get("total_nodes"):
+        return f.DASH
+    return f"{cov.get('delegated_nodes')}/{cov['total_nodes']}"
+
+
 def _latency(doc: dict[str, Any], multi: bool) -> list[str]:
     out = ["## Latency", ""]
     if not doc["latency"]:
@@ -150,9 +157,10 @@ def _latency(doc: dict[str, Any], multi: bool) -> list[str]:
                      f.us_ms(s.get("mean_us")), f.us_ms(s.get("median_us")), f.us_ms(s.get("p90_us")),
                      f.us_ms(s.get("p99_us")), f.us_ms(s.get("std_us")), f.ms(s.get("init_ms")),
                      f.num(mem.get("peak_rss_mb"), 1) if mem.get("measured") else "not measured",
+                     _delegated(e.get("delegate_coverage")),
                      f"{e['settings'].get('threads')} · {e['settings'].get('delegate') or 'none'}"])
     out += _table(["variant", "device", "status", "runs", "mean ms", "median ms", "p90 ms", "p99 ms", "std ms",
-                   "init ms", "peak RSS MB", "threads · delegate"], rows)
+                   "init ms", "peak RSS MB", "delegated", "threads · delegate"], rows)
     out += ["Raw samples are in the JSON report (`edgeq report --format json`).", "", "### Devices", ""]
     keys = ["os", "machine", "cpu_model", "runtime", "runtime_version", "governor"]
     out += _table(["device", "transport", *[k.replace("_", " ") for k in keys]],

@@ -58,6 +58,25 @@ def test_each_results_folder_gets_its_own_document(models, run_cli, tmp_path: Pa
     assert f"wrote profile to {out}" in r.stderr
 
 
+def test_a_results_folder_profiles_its_variants_in_manifest_order(models, run_cli, tmp_path: Path, devices_dir: Path) -> None:
+    folder = tmp_path / "ex"
+    folder.mkdir()
+    for m in (models.float32, models.int8):
+        (folder / m.name).write_bytes(m.read_bytes())
+    listed = [models.int8.name, models.float32.name]  # not alphabetical: the manifest's order wins
+    (folder / "manifest.json").write_text(json.dumps({"variants": [{"mode": n.split(".")[1], "file": n, "status": "ok"}
+                                                                   for n in listed]}))
+    (folder / "extra.mixed.tflite").write_bytes(models.int8.read_bytes())
+    r = run_cli("profile", folder, *FAST)
+    assert r.code == 0, r.stderr
+    (doc,) = _docs(folder)
+    assert [Path(run["model"]).name for run in doc["runs"]] == [*listed, "extra.mixed.tflite"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run_cli("profile", empty, *FAST)
+    assert r.code == ExitStatus.INPUT and "is a folder with no .tflite files" in r.stderr and "hint:" in r.stderr
+
+
 def test_no_save_writes_nothing(models, run_cli, tmp_path: Path, devices_dir: Path) -> None:
     a = _results_folder(tmp_path / "ex", models.int8, "int8")
     r = run_cli("profile", a, *FAST, "--no-save", "--json")

@@ -17,7 +17,7 @@ from edgeq import api
 from edgeq.devices.backend import make_backend
 from edgeq.devices.profiles import get_profile
 from edgeq.errors import Cancelled, DeviceCommandFailed, ExitStatus
-from edgeq.events import CancelToken, Done, RunType, Sample
+from edgeq.events import CancelToken, Done, RunType, Samples
 
 FAST = ["--runs", "30", "--warmup", "3", "--min-secs", "0"]
 
@@ -77,14 +77,16 @@ def test_json_output_and_results_folder_convention(models, run_cli, tmp_path: Pa
 def test_samples_stream_as_events_with_device_and_variant(models, devices_dir: Path) -> None:
     req = api.ProfileRequest(models=[str(models.float32)], devices=["local"], runs=20, warmup=2, min_secs=0.0)
     events = list(api.profile(req, cancel=CancelToken()))
-    samples = [e for e in events if isinstance(e, Sample)]
-    assert [e.run_type for e in samples[:2]] == [RunType.WARMUP, RunType.WARMUP]
-    regular = [e for e in samples if e.run_type == RunType.REGULAR]
-    assert len(regular) >= 20 and [e.index for e in regular[:3]] == [0, 1, 2]
-    assert {e.device for e in samples} == {"local"} and {e.variant for e in samples} == {"tiny.float32"}
+    batches = [e for e in events if isinstance(e, Samples)]
+    warmup = [u for e in batches if e.run_type == RunType.WARMUP for u in e.latencies_us]
+    regular = [e for e in batches if e.run_type == RunType.REGULAR]
+    assert len(warmup) == 2 and batches[0].run_type == RunType.WARMUP and batches[0].first_index == 0
+    assert [e.first_index for e in regular] == [0] + [e.end for e in regular[:-1]], "consecutive, no gaps"
+    assert regular[-1].end >= 20
+    assert {e.device for e in batches} == {"local"} and {e.variant for e in batches} == {"tiny.float32"}
     done = events[-1]
     assert isinstance(done, Done) and done.result.path is None  # no --out, no results folder: not written
-    assert done.result.to_dict()["runs"][0]["samples_us"] == pytest.approx([e.latency_us for e in regular], abs=1e-3)
+    assert done.result.to_dict()["runs"][0]["samples_us"] == pytest.approx([u for e in regular for u in e.latencies_us], abs=1e-3)
 
 
 def test_two_devices_run_concurrently_and_merge(models, tmp_path: Path, devices_dir: Path, write_profile) -> None:
@@ -94,7 +96,7 @@ def test_two_devices_run_concurrently_and_merge(models, tmp_path: Path, devices_
     seen: dict[str, list[float]] = {"host-a": [], "host-b": []}
     result = None
     for ev in api.profile(req, cancel=CancelToken()):
-        if isinstance(ev, Sample):
+        if isinstance(ev, Samples):
             seen[ev.device].append(time.monotonic())
         elif isinstance(ev, Done):
             result = ev.result
@@ -135,7 +137,7 @@ def test_stalled_run_times_out_partial_with_samples_kept(models, tmp_path: Path,
     stopped = []
     result = None
     for ev in api.profile(req, cancel=CancelToken()):
-        if isinstance(ev, Sample) and ev.run_type == RunType.REGULAR and ev.index == 20 and not stopped:
+        if isinstance(ev, Samples) and ev.run_type == RunType.REGULAR and ev.end > 20 and not stopped:
             pid = _runner_pid(work)
             os.kill(pid, signal.SIGSTOP)
             stopped.append(pid)
@@ -184,7 +186,7 @@ def test_cancel_stops_the_runner_cleans_up_and_keeps_partial(models, tmp_path: P
     pid = None
     with pytest.raises(Cancelled) as e:
         for ev in api.profile(req, cancel=cancel):
-            if isinstance(ev, Sample) and ev.index == 30:
+            if isinstance(ev, Samples) and ev.run_type == RunType.REGULAR and ev.end > 30:
                 pid = pid or _runner_pid(tmp_path / "w")
                 cancel.cancel("stopped by test")
     assert "partial results written" in e.value.message
@@ -200,7 +202,7 @@ def test_closing_the_generator_like_ctrl_c_cleans_up(models, tmp_path: Path, dev
     out = tmp_path / "p.json"
     gen = api.profile(api.ProfileRequest(models=[str(models.slow)], devices=["box"], runs=10, min_secs=60, out=str(out)))
     for ev in gen:
-        if isinstance(ev, Sample) and ev.index == 10:
+        if isinstance(ev, Samples) and ev.run_type == RunType.REGULAR and ev.end > 10:
             pid = _runner_pid(tmp_path / "w")
             break
     gen.close()  # what the CLI does on KeyboardInterrupt
@@ -306,7 +308,9 @@ def test_runner_is_self_contained_and_reports_errors(models, tmp_path: Path) -> 
     code, lines = run(str(models.int8), "--runs", "5", "--warmup", "2", "--min-secs", "0", "--affinity", "0")
     kinds = [m["type"] for m in lines]
     assert code == 0 and kinds[0] == "hello" and kinds[-1] == "done" and "edgeq" not in json.dumps(lines[0])
-    assert kinds.count("run") == 7 and "init" in kinds and "memory" in kinds and "delegate" in kinds
+    assert "init" in kinds and "memory" in kinds and "delegate" in kinds
+    runs = {t: [u for m in lines if m["type"] == "runs" and m["run_type"] == t for u in m["us"]] for t in ("warmup", "regular")}
+    assert len(runs["warmup"]) == 2 and len(runs["regular"]) == 5 and all(u > 0 for u in runs["regular"])
     code, lines = run(str(tmp_path / "missing.tflite"))
     assert code == 3 and lines[-1] == {"type": "error", "kind": "model_missing", "message": lines[-1]["message"]}
     code, lines = run(str(models.int8), "--affinity", "4096")

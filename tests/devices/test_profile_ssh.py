@@ -14,7 +14,7 @@ from edgeq import api
 from edgeq.devices.profiles import SshSettings
 from edgeq.devices.ssh import SshTransport
 from edgeq.errors import DeviceUnreachable, ExitStatus
-from edgeq.events import CancelToken, Done, RunType, Sample
+from edgeq.events import CancelToken, Done, RunType, Samples
 
 FAST = ["--runs", "20", "--warmup", "2", "--min-secs", "0"]
 
@@ -104,12 +104,13 @@ def test_connection_killed_mid_run_keeps_samples_and_marks_partial(models, fresh
     write_profile("flaky", fresh_sshd.profile(work_dir=work))
     out = tmp_path / "p.json"
     req = api.ProfileRequest(models=[str(models.slow), str(models.int8)], devices=["flaky"], runs=10, warmup=1, min_secs=30, out=str(out))
-    got, result, t0 = 0, None, time.monotonic()
+    got, killed, result, t0 = 0, False, None, time.monotonic()
     for ev in api.profile(req, cancel=CancelToken()):
-        if isinstance(ev, Sample) and ev.run_type == RunType.REGULAR:
-            got += 1
-            if got == 100:
+        if isinstance(ev, Samples) and ev.run_type == RunType.REGULAR:
+            got += len(ev.latencies_us)
+            if got >= 100 and not killed:
                 fresh_sshd.kill_sessions()
+                killed = True
         elif isinstance(ev, Done):
             result = ev.result
     assert time.monotonic() - t0 < 25  # detected promptly, not after min_secs
@@ -131,7 +132,7 @@ def test_cancel_over_ssh_kills_the_remote_runner(models, sshd, tmp_path: Path, w
     t0 = time.monotonic()
     with pytest.raises(Exception) as e:
         for ev in api.profile(req, cancel=cancel):
-            if isinstance(ev, Sample) and ev.index == 20:
+            if isinstance(ev, Samples) and ev.run_type == RunType.REGULAR and ev.end > 20:
                 cancel.cancel("test")
     assert type(e.value).__name__ == "Cancelled" and time.monotonic() - t0 < 20
     doc = json.loads((tmp_path / "p.json").read_text())

@@ -46,6 +46,7 @@ def test_sigint_keeps_finished_variants_and_marks_partial(tiny_keras: Path, tmp_
     stderr = "".join(seen) + rest
     assert proc.returncode == 130, stderr
     assert "edgeq: cancelled" in stderr and "Traceback" not in stderr
+    assert "finished variant(s) kept in" in stderr and "tiny.float32.tflite" in stderr, stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "partial"
     assert "Ctrl-C" in manifest["partial_reason"] or "interrupt" in manifest["partial_reason"]
@@ -53,3 +54,27 @@ def test_sigint_keeps_finished_variants_and_marks_partial(tiny_keras: Path, tmp_
     assert (out / "tiny.float32.tflite").exists()
     assert not list(out.glob(".*.tmp")), "no half-written temp files"
     assert not list(scratch.glob("edgeq-export-*")), "the temporary SavedModel export was removed"
+
+
+def test_sigint_before_any_variant_says_nothing_was_written(tiny_keras: Path, tmp_path: Path) -> None:
+    write_images(tmp_path / "calib", 400, size=(64, 64))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeq", "convert", str(tiny_keras), "--calib", str(tmp_path / "calib"),
+         "--num-calib", "400", "--num-check", "400", "--mode", "int8", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        seen.append(line)
+        if not line or line.startswith("» Converting int8"):
+            break
+    proc.send_signal(signal.SIGINT)  # at once: the only variant is still being converted
+    _, rest = proc.communicate(timeout=120)
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 130, stderr
+    assert "before any variant finished; nothing was written" in stderr, stderr
+    assert not out.exists()

@@ -43,6 +43,7 @@ def test_eval_folder_json(run_cli, eval_results: Path, val_subset: Path) -> None
     assert {v["mode"] for v in doc["variants"]} == {"float32", "float16", "dynamic", "int8", "int16x8"}
     after = _runs(eval_results)
     assert len(after) == len(before) + 1 and json.loads(after[-1].read_text())["variants"] == doc["variants"]
+    assert f"wrote {after[-1]}" in r.stderr, "the saved document is named on stderr, stdout stays pure JSON"
 
 
 def test_eval_table_and_listed_files_with_reference(run_cli, eval_results: Path, val_subset: Path) -> None:
@@ -121,6 +122,19 @@ def test_empty_class_folder(run_cli, eval_results: Path, val_subset: Path, tmp_p
     assert r.code == ExitStatus.INPUT
     assert f"class folder {first} has no images" in r.stderr and "hint:" in r.stderr
     assert _runs(eval_results) == before, "nothing written"
+
+
+def test_no_readable_image_names_the_files_and_why(run_cli, eval_results: Path, tmp_path: Path) -> None:
+    data = tmp_path / "broken"
+    data.mkdir()
+    (data / "b.png").write_bytes(b"garbage")
+    (data / "a.txt").write_text("notes")
+    r = run_cli("eval", eval_results, "--data", data)
+    assert r.code == ExitStatus.INPUT, r.stderr
+    err = next(line for line in r.stderr.splitlines() if line.startswith("edgeq: error:"))
+    assert "no readable images" in err and "b.png: not a decodable image" in err
+    assert "a.txt" not in err, "the undecodable image is named, not the notes file"
+    assert "Traceback" not in r.stderr
 
 
 def test_csv_naming_missing_files(run_cli, eval_results: Path, val_subset: Path, tmp_path: Path) -> None:

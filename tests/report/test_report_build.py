@@ -232,6 +232,25 @@ def test_same_variant_profiled_twice_keeps_the_latest(copy_results, results_a):
     assert "superseded" in _codes(rep)
 
 
+def test_a_newer_unlabelled_eval_does_not_hide_the_labelled_one(copy_results, results_a):
+    folder = copy_results(results_a, "quick-check")
+    before = build_report(ReportRequest([str(folder)]))
+    doc = json.loads((folder / "runs" / "eval-20261124T080000Z.json").read_text())
+    doc["__meta__"]["created"] = "2026-11-25T00:00:00+00:00"
+    doc["data"]["kind"], doc["data"]["classes"] = "unlabelled", None
+    for v in doc["variants"]:
+        if v["metrics"]:
+            v["metrics"].update(top1=None, top5=None, per_class=None, confusion=None)
+        v["drop_pp"] = None
+    (folder / "runs" / "eval-20261125T000000Z.json").write_text(json.dumps(doc))
+    rep = build_report(ReportRequest([str(folder)]))
+    headline = [a for a in rep["accuracy"] if a["latest"]]
+    assert [a["file"] for a in headline] == ["runs/eval-20261124T080000Z.json"]
+    assert _row(rep, "A/int8@pi5")["top1"] == _row(before, "A/int8@pi5")["top1"] is not None
+    warning = next(w for w in rep["warnings"] if w["code"] == "several-evals")
+    assert "latest labelled one" in warning["message"] and "has no labels" in warning["message"]
+
+
 def test_csv_has_one_row_per_variant_and_device(results_a, results_b):
     doc = build_report(ReportRequest([str(results_a), str(results_b)]))
     rows = list(csv.DictReader(io.StringIO(render(doc, "csv"))))
