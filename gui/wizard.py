@@ -59,8 +59,11 @@ class JobManager:
             # another thread -- TensorFlow's converter calls gc.collect() itself -- and destroy
             # Qt objects (old plot items, widgets) off the UI thread, or a collection on the UI
             # thread can finalize TF objects while a converter thread holds TF's locks: both
-            # deadlocked the window in tests.
-            gc.collect()
+            # deadlocked the window in tests. Only the young generations: they hold what the last
+            # pages let go of, and a full collection with TensorFlow loaded froze the window for
+            # ~190 ms at every Start. The old generation is collected by the automatic collector,
+            # which only runs between jobs, on this thread.
+            gc.collect(1)
             gc.disable()
         job = Job(name, target, parent=self.window)
         if on_events:

@@ -1,8 +1,9 @@
 """Latency statistics of a benchmark, the way TFLite's benchmark_model summarises a run.
 
-Pure Python (no numpy) so the report and CLI can use it without heavy imports. Standard
-deviation is the population one (benchmark_model's ``std=``); percentiles interpolate linearly
-between order statistics (numpy's default), so they agree with ``numpy.percentile``.
+Standard deviation is the population one (benchmark_model's ``std=``); percentiles interpolate
+linearly between order statistics (numpy's default). :func:`summarize` sorts with numpy, which
+releases the GIL: a fast model measured for a while has a million samples, and sorting them as a
+Python list held the GIL long enough to stall the wizard's plots.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     Raises:
         ValueError: no values, or q outside 0..100.
     """
-    if not sorted_values:
+    if len(sorted_values) == 0:
         raise ValueError("percentile of no values")
     if not 0 <= q <= 100:
         raise ValueError(f"percentile {q} outside 0..100")
@@ -58,14 +59,15 @@ def summarize(
     out["count"] = n
     if n == 0:
         return out
-    values = sorted(float(v) for v in regular_us)
-    mean = sum(values) / n
-    var = sum((v - mean) ** 2 for v in values) / n
+    import numpy as np
+
+    values = np.sort(np.asarray(regular_us, dtype=np.float64))
+    mean = float(values.mean())
     out.update(
         mean_us=mean,
-        std_us=math.sqrt(var),
-        min_us=values[0],
-        max_us=values[-1],
+        std_us=float(np.sqrt(np.mean((values - mean) ** 2))),
+        min_us=float(values[0]),
+        max_us=float(values[-1]),
         median_us=percentile(values, 50),
         p5_us=percentile(values, 5),
         p90_us=percentile(values, 90),
