@@ -63,7 +63,6 @@ def _n(v: Any, fmt: str, infinite: str = "inf") -> str:
 
 
 def print_table(doc: dict[str, Any], env: Env, top: int) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     t = Table(title=f"{doc['model']} vs {doc['reference']} on {doc['data']['samples']} images, most sensitive first",
@@ -73,4 +72,4 @@ def print_table(doc: dict[str, Any], env: Env, top: int) -> None:
     for r in doc["layers"][:top]:
         t.add_row(str(r["op_index"]), r["op_name"], r["tensor"].split(";")[0][:60], _n(r["sqnr_db"], ".1f", "exact"),
                   _n(r["local_sqnr_db"], ".1f", "none added"), _n(r["rmse"], ".4g"), _n(r["scaled_rmse"], ".3f"))
-    Console(file=env.stdout, width=150, highlight=False).print(t)
+    env.table_console(150).print(t)

@@ -6,7 +6,7 @@ import io
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 
 @dataclass
@@ -36,6 +36,17 @@ class Env:
 
     def err(self, text: str) -> None:
         print(text, file=self.stderr)
+
+    def table_console(self, width: int) -> Any:
+        """A rich Console for result tables on stdout: the terminal's width when stdout is one
+        (tables re-flow to fit), else ``width`` so piped output is the same on every machine."""
+        import shutil
+
+        from rich.console import Console
+
+        if self.stdout_isatty:
+            width = shutil.get_terminal_size((width, 24)).columns
+        return Console(file=self.stdout, width=width, highlight=False)
 
 
 def _isatty(stream: TextIO) -> bool:

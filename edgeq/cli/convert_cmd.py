@@ -134,7 +134,6 @@ def _what_was_kept(out: Path, started: float) -> str:
 
 
 def print_table(doc: dict[str, Any], env: Env) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     t = Table(title=f"{doc['model']['name'] or doc['model']['path']}: variants", title_justify="left")
@@ -153,4 +152,4 @@ def print_table(doc: dict[str, Any], env: Env) -> None:
             f"{v.get('seconds', 0):.1f}",
             (v["error"]["message"] if v.get("error") else ""),
         )
-    Console(file=env.stdout, width=140, highlight=False).print(t)
+    env.table_console(140).print(t)

@@ -31,9 +31,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
 
 def _console(env: Env) -> Any:
-    from rich.console import Console
-
-    return Console(file=env.stdout, width=160, highlight=False)
+    return env.table_console(160)
 
 
 def _list(args: argparse.Namespace, env: Env) -> int:

@@ -76,7 +76,6 @@ def _num(v: Any, fmt: str) -> str:
 
 
 def print_table(doc: dict[str, Any], env: Env) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from edgeq.reports.formatting import small
@@ -99,4 +98,4 @@ def print_table(doc: dict[str, Any], env: Env) -> None:
                   f"{v['bytes'] / 1024:.1f}", _pct(m.get("top1")), *top_k,
                   _num(v.get("drop_pp"), ".2f"), _pct(m.get("agreement_top1")), small(m.get("kl_divergence")),
                   _num(m.get("sqnr_db"), ".1f"), note)
-    Console(file=env.stdout, width=150, highlight=False).print(t)
+    env.table_console(150).print(t)

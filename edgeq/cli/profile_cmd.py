@@ -125,12 +125,11 @@ def print_table(doc: dict[str, Any], env: Env) -> None:
     What every row of a table shares goes in its title instead of a column: the device, the threads
     and delegate (when all its runs used the same), and the status (when every run is ok).
     """
-    from rich.console import Console
 
     runs = doc["runs"]
     labels = _labels(runs)
     devices = list(dict.fromkeys(r["device"]["name"] for r in runs))
-    console = Console(file=env.stdout, width=TABLE_WIDTH, highlight=False)
+    console = env.table_console(TABLE_WIDTH)
     for i, dev in enumerate(devices):
         if i:
             console.print()
