@@ -7,6 +7,7 @@ agrees with float, is visible in the manifest before anyone ships it.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -508,10 +509,13 @@ def _one_variant(model: Any, mode: Mode, options: ConvertOptions, representative
         raise
     except Exception as exc:  # allocation/invoke failures: reported, other modes go on
         reason = str(exc).strip().splitlines()[0][:400] if str(exc).strip() else type(exc).__name__
+        reason = re.sub(r"\.(?=[A-Z])", ". ", reason)  # LiteRT glues "…got 7.Node number 5 (…) failed…"
+        int16 = mode == "int16x8" and ("got 7" in reason or "Int16" in reason or "int16" in reason.lower())
         record["error"] = {
             "stage": "check",
             "message": f"{mode} converted but does not run in the LiteRT interpreter: {reason}",
             "hint": "this variant cannot be deployed as is; try another mode"
+            + (" (an op here has no int16 kernel in LiteRT; int8 usually runs)" if int16 else "")
             + (" or drop --strict-int" if options.strict_int else ""),
         }
         record["bytes"] = len(data)

@@ -282,3 +282,31 @@ def test_multi_output_model_is_refused_clearly(run_cli, tmp_path: Path) -> None:
     keras.Model(inp, [keras.layers.Dense(2)(x), keras.layers.Dense(5)(x)]).save(tmp_path / "two.keras")
     _assert_error(run_cli("convert", tmp_path / "two.keras", "--out", tmp_path / "o"), ExitStatus.INPUT,
                   "has 2 outputs", "keras.Model(model.input, model.outputs[0])")
+
+
+def test_variant_that_converts_but_cannot_run_is_failed_with_the_reason(run_cli, tmp_path: Path) -> None:
+    """A real case, not a simulated one: TF 2.21 converts LayerNormalization to int16x8, but LiteRT has
+    no int16 SQUARED_DIFFERENCE kernel, so the model fails in the interpreter. The check stage
+    catches it; int8 of the same model is written; exit 7 (partial)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.LayerNormalization()(keras.layers.Conv2D(4, 3)(inp))
+    out = keras.layers.Dense(4, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    keras.Model(inp, out, name="ln").save(tmp_path / "ln.keras")
+    write_images(tmp_path / "calib", 8, size=(16, 16))
+    out_dir = tmp_path / "out"
+    r = run_cli("convert", tmp_path / "ln.keras", "--calib", tmp_path / "calib", "--num-calib", "8",
+                "--mode", "int8", "--mode", "int16x8", "--preprocess", "unit", "--out", out_dir)
+    assert r.code == ExitStatus.PARTIAL, r.stderr
+    m = _manifest(out_dir)
+    int8, int16 = m["variants"]
+    assert int8["status"] == "ok" and (out_dir / int8["file"]).exists()
+    assert int16["status"] == "failed" and int16["error"]["stage"] == "check"
+    assert "does not run in the LiteRT interpreter" in int16["error"]["message"]
+    assert "SQUARED_DIFFERENCE" in int16["error"]["message"] and ". Node number" in int16["error"]["message"]
+    assert "no int16 kernel" in int16["error"]["hint"]
+    assert not list(out_dir.glob("*.int16x8.tflite")), "a variant that cannot run is not written"
+    assert m["status"] == "partial" and "int16x8" in m["partial_reason"]
+    assert "int16x8 converted but does not run" in r.stderr
