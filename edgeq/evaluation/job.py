@@ -7,6 +7,7 @@ reference (or ``--reference FILE``); the document ends with a drift check and a 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -332,12 +333,12 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
         try:
             for k, start in enumerate(starts):
                 cancel.raise_if_cancelled()
-                # Keep the next chunk decoding and running while this one is scored.
+                # Keep the next chunk decoding, running and scoring while this one is merged.
                 while len(inflight) < 2 and k + len(inflight) < len(starts):
                     s0 = starts[k + len(inflight)]
                     live = [i for i, v in enumerate(everyone) if id(v) not in errors]
                     y_chunk = labels_all[s0 : s0 + chunk] if labels_all is not None else None
-                    post = lambda part, lo, hi, y=y_chunk: score_slice(part, lo, hi, y)  # noqa: E731
+                    post = functools.partial(score_slice, labels=y_chunk)
                     inflight.append((s0, pool.submit_files(live, files_all[s0 : s0 + chunk], spec, post)))
                 s0, futures = inflight.pop(0)
                 parts = [f.result() for f in futures]
