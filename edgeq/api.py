@@ -82,10 +82,17 @@ def profile(request: Any, *, cancel: CancelToken | None = None) -> Iterator[Even
 
 
 def list_devices() -> list[Any]:
-    """All device profiles: built-in and the user's (~/.config/edgeq/devices)."""
+    """All usable device profiles: built-in and the user's (~/.config/edgeq/devices)."""
     from edgeq.devices.profiles import load_all_profiles
 
     return load_all_profiles()
+
+
+def scan_devices() -> Any:
+    """Usable device profiles and the user's profile files that could not be read (``ProfileSet``)."""
+    from edgeq.devices.profiles import scan_profiles
+
+    return scan_profiles()
 
 
 def check_device(name: str, *, cancel: CancelToken | None = None) -> Iterator[Event]:

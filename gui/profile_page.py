@@ -128,8 +128,11 @@ class ProfilePage(Page):
         from edgeq.errors import EdgeqError
 
         try:
-            profiles = api.list_devices()
-        except EdgeqError as exc:  # a broken user profile must not hide the built-in ones silently
+            found = api.scan_devices()
+            profiles = found.profiles
+            for problem in found.problems[:1]:  # a broken profile file of the user's: named, the rest still listed
+                self.device_message.error(f"skipped {problem.error.message} — {problem.error.hint}")
+        except EdgeqError as exc:
             self.device_message.error(f"{exc.message} — {exc.hint}")
             self.window_.errors.show_error(exc, context="device profiles")
             profiles = []

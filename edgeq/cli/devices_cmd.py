@@ -38,7 +38,12 @@ def _list(args: argparse.Namespace, env: Env) -> int:
     from edgeq import api
     from edgeq.devices.profiles import user_devices_dir
 
-    profiles = api.list_devices()
+    found = api.scan_devices()
+    profiles = found.profiles
+    for problem in found.problems:  # a broken file of yours is named; the other devices are still listed
+        env.err(f"edgeq: warning: skipped {problem.error.message}")
+        if problem.error.hint:
+            env.err(f"hint: {problem.error.hint}")
     if args.json:
         env.out(json.dumps([p.to_dict() for p in profiles], indent=2))
         return ExitStatus.OK

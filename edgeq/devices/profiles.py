@@ -272,8 +272,13 @@ def _check_table(table: Any, spec: _Spec, source: str, prefix: str) -> dict[str,
     out: dict[str, Any] = {}
     for key, value in table.items():
         if key not in spec:
+            import difflib
+
             known = ", ".join(sorted(spec))
-            raise ProfileInvalid(f"{source}: unknown key '{prefix}{key}'", hint=f"known keys{' in [' + prefix.rstrip('.') + ']' if prefix else ''}: {known}")
+            close = difflib.get_close_matches(key, list(spec), n=1)
+            guess = f"did you mean '{prefix}{close[0]}'? " if close else ""
+            raise ProfileInvalid(f"{source}: unknown key '{prefix}{key}'",
+                                 hint=f"{guess}known keys{' in [' + prefix.rstrip('.') + ']' if prefix else ''}: {known}")
         want, words = spec[key]
         # bool is an int in Python; a profile saying threads = true is a mistake, not 1 thread.
         if isinstance(value, bool) and want is not bool:
@@ -324,11 +329,26 @@ def _builtin_files() -> list[tuple[str, str]]:
     return sorted((p.name, p.read_text(encoding="utf-8")) for p in root.iterdir() if p.name.endswith(".toml"))
 
 
-def load_all_profiles() -> list[DeviceProfile]:
+@dataclass(frozen=True)
+class ProfileProblem:
+    """A user profile file that could not be used (the other profiles still are)."""
+
+    path: Path
+    name: str | None  # the name the file declares, when it could be read
+    error: ProfileInvalid
+
+
+@dataclass(frozen=True)
+class ProfileSet:
+    profiles: list[DeviceProfile]
+    problems: list[ProfileProblem]
+
+
+def scan_profiles() -> ProfileSet:
     """Built-in profiles, then the user's; a user profile with a built-in's name replaces it.
 
-    Raises:
-        ProfileInvalid: a profile file is invalid, or two files of one folder define the same name.
+    A broken user file does not hide the others: it is returned as a problem (naming its file,
+    the key and the fix), and only a request for that device fails on it.
     """
     try:
         import tomllib
@@ -349,29 +369,57 @@ def load_all_profiles() -> list[DeviceProfile]:
         profiles[p.name] = p
     user_dir = user_devices_dir()
     seen: dict[str, str] = {}
+    problems: list[ProfileProblem] = []
     if user_dir.is_dir():
         for path in sorted(user_dir.glob("*.toml")):
-            p = load_profile_file(path)
-            if p.name in seen:
-                raise ProfileInvalid(f"{path}: device name '{p.name}' is already defined by {seen[p.name]}", hint="rename one of them")
+            try:
+                p = load_profile_file(path)
+                if p.name in seen:
+                    raise ProfileInvalid(f"{path}: device name '{p.name}' is already defined by {seen[p.name]}",
+                                         hint="rename one of them")
+            except ProfileInvalid as exc:
+                problems.append(ProfileProblem(path, _declared_name(path), exc))
+                continue
             seen[p.name] = str(path)
             profiles[p.name] = p
-    return sorted(profiles.values(), key=lambda p: (not p.builtin, p.name))
+    return ProfileSet(sorted(profiles.values(), key=lambda p: (not p.builtin, p.name)), problems)
+
+
+def _declared_name(path: Path) -> str | None:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        name = tomllib.loads(path.read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def load_all_profiles() -> list[DeviceProfile]:
+    """Every usable profile (see :func:`scan_profiles`; broken user files are left out)."""
+    return scan_profiles().profiles
 
 
 def get_profile(name: str) -> DeviceProfile:
     """The profile called ``name``.
 
     Raises:
+        ProfileInvalid: the file that defines ``name`` (or is named ``name.toml``) is invalid.
         InputError: no such device; the message lists the known names.
-        ProfileInvalid: a profile file is invalid.
     """
-    profiles = load_all_profiles()
-    for p in profiles:
+    found = scan_profiles()
+    for p in found.profiles:
         if p.name == name:
             return p
-    known = ", ".join(p.name for p in profiles)
+    for problem in found.problems:
+        if problem.name == name or problem.path.stem == name:
+            raise problem.error
+    known = ", ".join(p.name for p in found.profiles)
+    broken = (f"; unreadable profile file(s): {', '.join(pr.path.name for pr in found.problems)}"
+              if found.problems else "")
     raise InputError(
-        f"unknown device '{name}'; known devices: {known}",
+        f"unknown device '{name}'; known devices: {known}{broken}",
         hint=f"run 'edgeq devices list', or add {name}.toml to {user_devices_dir()} (see docs/devices.md)",
     )

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from edgeq.devices.profiles import SshSettings
 from edgeq.devices.transport import BaseTransport, CommandResult, LineQueue, PidMarkedOutput, env_argv, pid_wrapped
-from edgeq.errors import DeviceCommandFailed, DeviceUnreachable
+from edgeq.errors import DeviceCommandFailed, DeviceUnreachable, ProfileInvalid
 
 
 def _expand(path: str) -> str:
@@ -122,6 +122,13 @@ class SshTransport(BaseTransport):
         host, port, user = r["hostname"], r["port"], r["user"]
         where = f"{user}@{host}:{port}"
         self.label = f"device '{self.name}' ({where})"
+        missing = [k for k in r["keys"] if not Path(k).is_file()]
+        if missing:  # before connecting: paramiko would report it as a network error (ENOENT)
+            raise ProfileInvalid(
+                f"SSH key file {missing[0]} of device '{self.name}' does not exist",
+                hint=f"fix ssh.key_file in the profile of '{self.name}' (edgeq devices show {self.name}), "
+                     f"or create the key: ssh-keygen -t ed25519 -f {missing[0]}",
+            )
         client = paramiko.SSHClient()
         if Path(r["known_hosts"]).is_file():
             try:
@@ -160,7 +167,8 @@ class SshTransport(BaseTransport):
             if "known_hosts" in str(exc) or "not found in" in str(exc):
                 raise DeviceUnreachable(
                     f"the host key of {host}:{port} is unknown, so edgeq refuses to connect",
-                    hint=f"check the device, then trust it with: ssh-keyscan -p {port} {host} >> {r['known_hosts']}",
+                    hint=f"check the device, then trust it with: mkdir -p {Path(r['known_hosts']).parent} && "
+                         f"ssh-keyscan -p {port} {host} >> {r['known_hosts']}",
                 ) from None
             raise DeviceUnreachable(f"SSH to {where} failed: {exc}", hint="check that an SSH server runs on the device") from None
         except socket.gaierror:

@@ -77,6 +77,20 @@ def test_a_results_folder_profiles_its_variants_in_manifest_order(models, run_cl
     assert r.code == ExitStatus.INPUT and "is a folder with no .tflite files" in r.stderr and "hint:" in r.stderr
 
 
+def test_a_broken_profile_of_yours_blocks_only_itself(models, run_cli, tmp_path: Path, write_profile) -> None:
+    write_profile("board", 'transport = "local"\nrun_timout = 5\n')
+    r = run_cli("devices", "list")
+    assert r.code == 0, r.stderr
+    names = [line.split("│")[1].strip() for line in r.stdout.splitlines() if line.startswith("│")]
+    assert "local" in names and "rpi5" in names and "board" not in names
+    assert "edgeq: warning: skipped" in r.stderr and "unknown key 'run_timout'" in r.stderr
+    assert "did you mean 'run_timeout'?" in r.stderr
+    r = run_cli("profile", models.int8, "--device", "local", *FAST, "--no-save")
+    assert r.code == 0, r.stderr
+    r = run_cli("profile", models.int8, "--device", "board", *FAST, "--no-save")
+    assert r.code == ExitStatus.INPUT and "unknown key 'run_timout'" in r.stderr
+
+
 def test_no_save_writes_nothing(models, run_cli, tmp_path: Path, devices_dir: Path) -> None:
     a = _results_folder(tmp_path / "ex", models.int8, "int8")
     r = run_cli("profile", a, *FAST, "--no-save", "--json")

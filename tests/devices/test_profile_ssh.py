@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -71,6 +72,29 @@ def test_unknown_host_key_is_refused_with_the_keyscan_command(models, sshd, run_
     assert "host key of 127.0.0.1" in r.stderr and "unknown" in r.stderr
     assert f"ssh-keyscan -p {sshd.port} 127.0.0.1 >> {sshd.empty_known_hosts}" in r.stderr
     assert os.listdir(work) == [] and sshd.empty_known_hosts.read_text() == ""  # nothing trusted silently
+
+
+def test_missing_key_file_is_named_not_taken_for_a_network_error(models, sshd, run_cli, tmp_path: Path, write_profile) -> None:
+    missing = tmp_path / "id_missing"
+    write_profile("nokey", sshd.profile(work_dir=tmp_path).replace(f'key_file = "{sshd.user_key}"', f'key_file = "{missing}"'))
+    r = run_cli("devices", "check", "nokey")
+    assert r.code == ExitStatus.INPUT, r.stderr
+    assert f"SSH key file {missing} of device 'nokey' does not exist" in r.stderr
+    assert "ssh-keygen -t ed25519" in r.stderr and "cannot connect" not in r.stderr
+
+
+def test_unknown_host_key_hint_works_without_a_ssh_folder(sshd, tmp_path: Path) -> None:
+    """The hint is a command that works as printed, even where ~/.ssh does not exist yet."""
+    known = tmp_path / "fresh-home" / ".ssh" / "known_hosts"
+    t = SshTransport(SshSettings(host="127.0.0.1", port=sshd.port, key_file=str(sshd.user_key), known_hosts=str(known),
+                                 config_file="/nonexistent"))
+    with pytest.raises(DeviceUnreachable) as e:
+        t.run(["true"], timeout=10)
+    command = e.value.hint.split("trust it with: ", 1)[1]
+    assert command.startswith(f"mkdir -p {known.parent} && ssh-keyscan")
+    assert subprocess.run(["bash", "-c", command], capture_output=True, timeout=30).returncode == 0
+    assert SshTransport(SshSettings(host="127.0.0.1", port=sshd.port, key_file=str(sshd.user_key), known_hosts=str(known),
+                                    config_file="/nonexistent")).run(["true"], timeout=10).ok
 
 
 def test_changed_host_key_is_refused(sshd, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeq.devices.profiles import DeviceProfile, get_profile, load_all_profiles, load_profile_file
+from edgeq.devices.profiles import DeviceProfile, get_profile, load_all_profiles, load_profile_file, scan_profiles
 from edgeq.errors import InputError, ProfileInvalid
 
 SHIPPED = {"local", "rpi4", "rpi5", "coral-usb-rpi", "coral-devboard", "android-arm64"}
@@ -48,9 +48,27 @@ def _write(folder: Path, name: str, text: str) -> Path:
 def test_unknown_top_level_key_names_file_and_key(user_dir: Path) -> None:
     p = _write(user_dir, "box", 'schema_version = 1\nname = "box"\ntransport = "local"\nthread = 4\n')
     with pytest.raises(ProfileInvalid) as e:
-        load_all_profiles()
+        get_profile("box")
     assert str(p) in e.value.message and "'thread'" in e.value.message
-    assert "threads" in e.value.hint  # the known keys are listed
+    assert "did you mean 'threads'?" in e.value.hint and "run_timeout" in e.value.hint  # then every known key
+
+
+def test_a_broken_profile_file_hides_no_other_device(user_dir: Path) -> None:
+    """One typo in one file of yours: that device fails with the reason, every other one still works."""
+    _write(user_dir, "typo", 'schema_version = 1\nname = "board"\ntransport = "local"\nrun_timout = 5\n')
+    _write(user_dir, "fine", 'schema_version = 1\nname = "fine"\ntransport = "local"\n')
+    found = scan_profiles()
+    names = {p.name for p in found.profiles}
+    assert {"local", "rpi5", "fine"} <= names and "board" not in names
+    (problem,) = found.problems
+    assert problem.path.name == "typo.toml" and problem.name == "board"
+    assert get_profile("local").name == "local" and get_profile("fine").name == "fine"
+    for name in ("board", "typo"):  # by the name it declares, or by its file name
+        with pytest.raises(ProfileInvalid, match="unknown key 'run_timout'") as e:
+            get_profile(name)
+        assert "did you mean 'run_timeout'?" in e.value.hint
+    with pytest.raises(InputError, match="unreadable profile file\\(s\\): typo.toml"):
+        get_profile("elsewhere")
 
 
 def test_unknown_nested_key_names_the_table(user_dir: Path) -> None:
@@ -102,8 +120,9 @@ def test_user_profile_overrides_builtin_and_duplicates_are_refused(user_dir: Pat
     rpi5 = get_profile("rpi5")
     assert not rpi5.builtin and rpi5.threads == 2 and rpi5.ssh.host == "10.0.0.5"
     _write(user_dir, "mine2", 'schema_version = 1\nname = "rpi5"\ntransport = "local"\n')
-    with pytest.raises(ProfileInvalid, match="already defined"):
-        load_all_profiles()
+    (problem,) = scan_profiles().problems
+    assert problem.path.name == "mine2.toml" and "already defined" in problem.error.message
+    assert get_profile("rpi5").threads == 2, "the first file keeps the name"
 
 
 def test_unknown_device_lists_known_names(user_dir: Path) -> None:
