@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from edgeq.errors import Cancelled, DeviceUnreachable, EdgeqError, InputError, ModelLoadError, OutputExists, UsageError
+from edgeq.errors import (Cancelled, DelegateMissing, DeviceUnreachable, EdgeqError, InputError, ModelLoadError, OutputExists,
+                          ProfileInvalid, RuntimeMissing, UsageError)
 from edgeq.events import CancelToken, Done, Event, Log, LogLevel, Progress, Stage
 
 DOC_SCHEMA = 1
@@ -341,8 +342,8 @@ def _device_worker(profile: Any, jobs: list[tuple[int, str, Any, list[str]]], q:
                         q.put(("event", ev))
                 q.put(("record", idx, _record(model, profile, settings, outcome, None, warnings), None))
             except EdgeqError as exc:
-                if isinstance(exc, DeviceUnreachable):
-                    dead = exc  # the remaining models on this device cannot run either
+                if isinstance(exc, (DeviceUnreachable, RuntimeMissing, DelegateMissing, ProfileInvalid)):
+                    dead = exc  # unreachable, no Python/runtime/delegate, no key: the other models cannot run either
                 q.put(("record", idx, _record(model, profile, settings, outcome, exc, warnings), exc))
     except BaseException as exc:  # noqa: BLE001 - a bug must not hang the stream
         q.put(("crash", profile.name, exc))

@@ -101,10 +101,13 @@ def _check(args: argparse.Namespace, env: Env) -> int:
         for k, v in doc["facts"].items():
             t.add_row(k, ", ".join(map(str, v)) if isinstance(v, list) else ("–" if v is None else str(v)))
         con = _console(env)
-        con.print(t)
+        if doc["facts"]:
+            con.print(t)
+        else:  # nothing could be asked of the device: no empty box, just the problems below
+            con.print(f"{doc['device']}: {doc['where']}")
         for prob in doc["problems"]:
-            con.print(f"[red]missing:[/red] {prob['problem']}\n  fix: {prob['fix']}")
+            con.print(f"[red]missing:[/red] {prob['problem']}\n  fix: {prob['fix']}", soft_wrap=True)
         for note in doc["notes"]:
-            con.print(f"note: {note}")
+            con.print(f"note: {note}", soft_wrap=True)
         con.print("ready to profile" if doc["ok"] else f"not ready: {len(doc['problems'])} problem(s) above")
     return ExitStatus.OK if result.ok else ExitStatus.DEVICE

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import time
+from pathlib import Path
 from typing import Any
 
 from edgeq.cli.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from edgeq.cli.context import Env
-from edgeq.errors import ExitStatus, UsageError
+from edgeq.errors import Cancelled, ExitStatus, UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,7 +71,13 @@ def run(args: argparse.Namespace, env: Env) -> int:
         command="edgeq " + shlex.join(getattr(args, "_argv", ["profile", *args.models])),
     )
     cancel = CancelToken()
-    result = consume(api.profile(req, cancel=cancel), env, cancel, verbose=args.verbose)
+    started = time.time()
+    try:
+        result = consume(api.profile(req, cancel=cancel), env, cancel, verbose=args.verbose)
+    except Cancelled as exc:
+        written = _written_since(req, started)
+        where = f"; partial results written to {', '.join(map(str, written))}" if written else "; nothing was saved"
+        raise Cancelled(exc.message.split(";")[0] + where) from None
     doc = result.to_dict()
     if args.json:
         env.out(json.dumps(doc, indent=2))
@@ -80,6 +88,31 @@ def run(args: argparse.Namespace, env: Env) -> int:
         env.err(f"edgeq: warning: partial result: {doc['partial_reason']}")
         return ExitStatus.PARTIAL
     return ExitStatus.OK
+
+
+def _written_since(req: Any, started: float) -> list[Path]:
+    """The profile documents this run wrote (after a cancel, the API's generator cannot return them)."""
+    from edgeq.profiling import expand_models
+
+    if not req.write:
+        return []
+    if req.out:
+        candidates = [Path(req.out)]
+    else:
+        try:
+            models = expand_models(req.models)
+        except Exception:  # noqa: BLE001 - only for the message
+            models = list(req.models)
+        folders = dict.fromkeys(Path(m).parent for m in models)
+        candidates = [p for f in folders for p in sorted((f / "runs").glob("profile-*.json"))]
+    out = []
+    for p in candidates:
+        try:
+            if p.stat().st_mtime >= started - 1:
+                out.append(p)
+        except OSError:
+            pass
+    return out
 
 
 def _say_where(args: argparse.Namespace, result: Any, env: Env) -> None:
@@ -134,12 +167,18 @@ def print_table(doc: dict[str, Any], env: Env) -> None:
         if i:
             console.print()
         console.print(_device_table(dev, [r for r in runs if r["device"]["name"] == dev], labels))
+    # One line per distinct failure: a device without Python fails every model the same way.
+    failures: dict[tuple[str, str, str, str], list[str]] = {}
     for r in runs:
         if r.get("error"):
-            console.print(f"{r['model_file']} on {r['device']['name']}: {r['status']}: {r['error']['message']}"
-                          + (f" (hint: {r['error']['hint']})" if r["error"].get("hint") else ""))
+            key = (r["device"]["name"], r["status"], r["error"]["message"], r["error"].get("hint") or "")
+            failures.setdefault(key, []).append(r["model_file"])
+    for (dev, status, message, hint), files in failures.items():
+        who = files[0] if len(files) == 1 else f"{len(files)} models ({', '.join(files[:3])}{', …' if len(files) > 3 else ''})"
+        console.print(f"{who} on {dev}: {status}: {message}" + (f" (hint: {hint})" if hint else ""), soft_wrap=True)
+    for r in runs:
         for w in r.get("warnings", []):
-            console.print(f"{r['model_file']} on {r['device']['name']}: note: {w}")
+            console.print(f"{r['model_file']} on {r['device']['name']}: note: {w}", soft_wrap=True)
 
 
 def _device_table(device: str, runs: list[dict[str, Any]], labels: dict[str, str]) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Mapping
 
 from edgeq.devices.transport import BaseTransport, CommandResult, LineQueue
-from edgeq.errors import DeviceCommandFailed
+from edgeq.errors import DeviceCommandFailed, RuntimeMissing
 
 
 def _merged_env(env: Mapping[str, str] | None) -> dict[str, str]:
@@ -112,8 +112,9 @@ class LocalTransport(BaseTransport):
         try:
             return LocalProcess(argv, env)
         except FileNotFoundError:
-            raise DeviceCommandFailed(
-                f"'{argv[0]}' was not found on {self.label}", hint="set 'python' in the device profile to the right command"
+            raise RuntimeMissing(
+                f"'{argv[0]}' was not found on {self.label}",
+                hint="install Python 3 there, or set python = \"/path/to/python3\" in the device profile",
             ) from None
 
     def put(self, local: Path, remote: str) -> None:

@@ -167,6 +167,7 @@ def _add_source(doc: dict[str, Any], sid: str, label: str, folder: ResultsFolder
         })
     for part in folder.of_kind("profile"):
         _add_profile(doc, sid, part, devices, warnings)
+    _collapse_superseded(warnings, sid)
 
 
 def _layer(x: dict[str, Any]) -> dict[str, Any]:
@@ -305,14 +306,16 @@ def _add_profile(doc: dict[str, Any], sid: str, part: Any, devices: dict[str, di
         dev = r.get("device") or {}
         name = str(dev.get("name") or "unknown device")
         facts = dev.get("facts") or {}
-        if name in devices and devices[name]["facts"] != facts and part.created >= devices[name]["_seen"]:
-            _warn(warnings, "device-changed", f"device {name} reported different facts in {part.name} "
-                                              "(runtime or OS changed between runs); showing the latest", sid)
-        if name not in devices or part.created >= devices[name]["_seen"]:
-            devices[name] = {"name": name, "transport": dev.get("transport"), "facts": facts,
-                             "sources": sorted({*devices.get(name, {}).get("sources", []), sid}), "_seen": part.created}
+        known = devices.get(name)
+        if known is not None and (not facts or (known["facts"] and part.created < known["_seen"])):
+            # older facts, or none: a run that never reached the device (cancelled, unreachable) tells nothing
+            known["sources"] = sorted({*known["sources"], sid})
         else:
-            devices[name]["sources"] = sorted({*devices[name]["sources"], sid})
+            if known is not None and known["facts"] and known["facts"] != facts:
+                _warn(warnings, "device-changed", f"device {name} reported different facts in {part.name} "
+                                                  "(runtime or OS changed between runs); showing the latest", sid)
+            devices[name] = {"name": name, "transport": dev.get("transport"), "facts": facts,
+                             "sources": sorted({*(known or {}).get("sources", []), sid}), "_seen": part.created}
         var = _variant_for(doc, sid, r.get("model_file"), r.get("variant"), sha256=r.get("model_sha256"))
         if _foreign(var, r.get("model_sha256")):
             # Another model's file (or this variant before a re-convert): its latency must never be credited
@@ -339,11 +342,33 @@ def _add_profile(doc: dict[str, Any], sid: str, part: Any, devices: dict[str, di
             _warn(warnings, "profile-failed", f"{var['mode']} on {name}: {r.get('status')}: {msg}", sid)
         old = next((x for x in doc["latency"] if x["id"] == entry["id"]), None)
         if old is not None:
+            if _measured(old) and not _measured(entry):
+                # e.g. a profile cancelled before this model's turn: it must not hide an earlier measurement
+                _warn(warnings, "superseded", f"{var['mode']} on {name}: kept {old['file']}; {part.name} measured "
+                                              f"nothing ({r.get('status')})", sid)
+                continue
             doc["latency"].remove(old)
             what = (f"{part.name} holds several runs of it; showing the last" if old["file"] == part.name
                     else f"{old['file']} superseded by {part.name}")
             _warn(warnings, "superseded", f"{var['mode']} on {name}: {what}", sid)
         doc["latency"].append(entry)
+
+
+def _measured(entry: dict[str, Any]) -> bool:
+    return bool((entry.get("stats") or {}).get("count"))
+
+
+def _collapse_superseded(warnings: list[dict[str, Any]], sid: str) -> None:
+    """One ``superseded`` warning per source, naming the first few cases (a folder profiled often has dozens)."""
+    mine = [w for w in warnings if w["code"] == "superseded" and w["source"] == sid]
+    if len(mine) <= 1:
+        return
+    first = warnings.index(mine[0])
+    for w in mine:
+        warnings.remove(w)
+    shown = "; ".join(w["message"] for w in mine[:3]) + (f"; and {len(mine) - 3} more" if len(mine) > 3 else "")
+    warnings.insert(first, {"code": "superseded", "source": sid,
+                            "message": f"{len(mine)} runs replaced by later runs of the same variant and device: {shown}"})
 
 
 def _matrix(doc: dict[str, Any], max_drop: float) -> list[dict[str, Any]]:

@@ -91,6 +91,40 @@ def test_a_broken_profile_of_yours_blocks_only_itself(models, run_cli, tmp_path:
     assert r.code == ExitStatus.INPUT and "unknown key 'run_timout'" in r.stderr
 
 
+def test_a_device_without_python_fails_once_not_per_model(models, run_cli, tmp_path: Path, write_profile) -> None:
+    write_profile("nopy", 'transport = "local"\npython = "/opt/nope/bin/python3"\n')
+    r = run_cli("profile", models.int8, models.float32, "--device", "nopy", "--device", "local", *FAST, "--no-save")
+    assert r.code == ExitStatus.PARTIAL, r.stderr
+    assert r.stderr.count("Benchmarking") == 3, "the second model is not tried on a device without Python"
+    line = next(x for x in r.stdout.splitlines() if "on nopy: failed" in x)
+    assert line.startswith("2 models (") and "'/opt/nope/bin/python3' was not found" in line
+    assert 'set python = "/path/to/python3"' in line, "the hint is on the same line, not wrapped"
+    assert r.stdout.count("was not found") == 1
+
+
+def test_ctrl_c_names_the_partial_document(models, tmp_path: Path, devices_dir: Path) -> None:
+    import signal
+    import time
+
+    folder = _results_folder(tmp_path / "ex", models.slow, "float32").parent
+    env = os.environ | {"PYTHONUNBUFFERED": "1", "EDGEQ_DEVICES_DIR": str(devices_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "edgeq", "profile", str(folder), "--runs", "5", "--min-secs", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr is not None
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line or line.startswith("» Benchmarking"):
+            break
+    time.sleep(1.0)  # samples are flowing
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    (doc,) = _docs(folder)
+    assert doc["partial"] is True
+    assert f"partial results written to {folder / 'runs'}" in err and "Traceback" not in err
+
+
 def test_no_save_writes_nothing(models, run_cli, tmp_path: Path, devices_dir: Path) -> None:
     a = _results_folder(tmp_path / "ex", models.int8, "int8")
     r = run_cli("profile", a, *FAST, "--no-save", "--json")

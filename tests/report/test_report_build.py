@@ -251,6 +251,28 @@ def test_a_newer_unlabelled_eval_does_not_hide_the_labelled_one(copy_results, re
     assert "latest labelled one" in warning["message"] and "has no labels" in warning["message"]
 
 
+def test_a_later_cancelled_profile_does_not_hide_measured_runs(copy_results, results_a):
+    """Models a cancelled profile never started are recorded as failed with no samples and no device facts:
+    they must not replace earlier measurements, blank the device's facts, or claim the device changed."""
+    folder = copy_results(results_a, "cancelled")
+    before = build_report(ReportRequest([str(folder)]))
+    doc = json.loads((folder / "runs" / "profile-20261124T082000Z.json").read_text())
+    doc["__meta__"]["created"] = "2026-11-25T00:00:00+00:00"
+    doc["partial"], doc["partial_reason"] = True, "interrupted (Ctrl-C)"
+    for r in doc["runs"]:
+        r.update(status="failed", stats=None, samples_us=[], warmup_samples_us=[],
+                 error={"message": "interrupted (Ctrl-C)", "hint": ""})
+        r["device"]["facts"] = {}
+    (folder / "runs" / "profile-20261125T000000Z.json").write_text(json.dumps(doc))
+    rep = build_report(ReportRequest([str(folder)]))
+    assert _row(rep, "A/int8@pi5")["median_ms"] == _row(before, "A/int8@pi5")["median_ms"] is not None
+    assert [d["facts"] for d in rep["devices"]] == [d["facts"] for d in before["devices"]]
+    assert "device-changed" not in _codes(rep)
+    assert [r["device"] for r in rep["recommendations"]] == [r["device"] for r in before["recommendations"]]
+    superseded = [w for w in rep["warnings"] if w["code"] == "superseded"]
+    assert len(superseded) == 1 and "measured nothing" in superseded[0]["message"], "one warning, not one per run"
+
+
 def test_csv_has_one_row_per_variant_and_device(results_a, results_b):
     doc = build_report(ReportRequest([str(results_a), str(results_b)]))
     rows = list(csv.DictReader(io.StringIO(render(doc, "csv"))))
