@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 from typing import Any
 
@@ -11,6 +10,7 @@ from edgeq.cli.argtypes import positive_int
 from edgeq.cli.context import Env
 from edgeq.cli.options import add_preprocess_arguments
 from edgeq.errors import ExitStatus
+from edgeq.fsio import dumps_json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     result = consume(api.analyze(req, cancel=cancel), env, cancel, verbose=args.verbose)
     doc = result.to_dict()
     if args.json:
-        env.out(json.dumps(doc, indent=2))
+        env.out(dumps_json(doc))
     else:
         print_table(doc, env, args.top)
         for p in (result.path, result.csv_path):

@@ -13,6 +13,7 @@ from edgeq.cli.argtypes import positive_int
 from edgeq.cli.context import Env
 from edgeq.cli.options import add_preprocess_arguments
 from edgeq.errors import Cancelled, ExitStatus, UsageError
+from edgeq.fsio import dumps_json
 
 MODES = ("float32", "float16", "dynamic", "int8", "int16x8")
 
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise Cancelled(_what_was_kept(Path(req.out), started)) from None
     doc = result.to_dict()
     if args.json:
-        env.out(json.dumps(doc, indent=2))
+        env.out(dumps_json(doc))
     else:
         print_table(doc, env)
         env.err(f"wrote {sum(1 for v in doc['variants'] if v['status'] == 'ok')} model(s) and manifest.json to {result.out}")

@@ -8,6 +8,7 @@ from typing import Any
 
 from edgeq.cli.context import Env
 from edgeq.errors import ExitStatus
+from edgeq.fsio import dumps_json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -91,7 +92,7 @@ def _check(args: argparse.Namespace, env: Env) -> int:
     result = consume(api.check_device(args.name, cancel=cancel), env, cancel)
     doc = result.to_dict()
     if args.json:
-        env.out(json.dumps(doc, indent=2))
+        env.out(dumps_json(doc))
     else:
         from rich.table import Table
 

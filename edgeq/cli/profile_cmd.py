@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 from edgeq.cli.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from edgeq.cli.context import Env
 from edgeq.errors import Cancelled, ExitStatus, UsageError
+from edgeq.fsio import dumps_json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise Cancelled(exc.message.split(";")[0] + where) from None
     doc = result.to_dict()
     if args.json:
-        env.out(json.dumps(doc, indent=2))
+        env.out(dumps_json(doc))
     else:
         print_table(doc, env)
     _say_where(args, result, env)

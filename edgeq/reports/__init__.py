@@ -36,9 +36,9 @@ def render(doc: dict[str, Any], fmt: str) -> str:
 
         return render_csv(doc)
     if fmt == "json":
-        import json
+        from edgeq.fsio import dumps_json
 
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return dumps_json(doc, ensure_ascii=False) + "\n"
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 

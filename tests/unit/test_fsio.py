@@ -39,3 +39,21 @@ def test_prepare_output_dir_refuses_clashes(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(OutputError, match="not a folder"):
         prepare_output_dir(tmp_path / "f", overwrite=True, owned_names=[])
+
+
+def test_json_documents_put_each_list_of_numbers_on_one_line(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from edgeq.fsio import dumps_json, write_json_atomic
+
+    doc = {"runs": [{"samples_us": [812.4 + i for i in range(1000)], "stats": {"count": 1000}, "tags": ["a", "b"]}],
+           "confusion": np.array([[3, 1], [0, 4]]), "mixed": [1, "x"], "empty": [], "flag": [True, False]}
+    text = dumps_json(doc)
+    assert json.loads(text) == json.loads(json.dumps(doc, default=lambda o: o.tolist()))
+    assert '"samples_us": [812.4, 813.4, ' in text and '    [3, 1],\n' in text
+    assert len(text) < 0.55 * len(json.dumps(doc, indent=2, default=lambda o: o.tolist()))
+    assert '"flag": [\n' in text, "booleans are not numbers"
+    write_json_atomic(tmp_path / "d.json", doc)
+    assert (tmp_path / "d.json").read_text() == text + "\n"
