@@ -18,6 +18,7 @@ from typing import Any
 from edgeq.errors import UsageError
 from edgeq.fsio import meta
 from edgeq.reports.compare import compare_sources, settings_warnings
+from edgeq.reports.explain import explain
 from edgeq.reports.recommend import highlights, recommend
 from edgeq.reports.results import ResultsFolder, load_results_folder
 from edgeq.reports.schema import REPORT_SCHEMA
@@ -71,7 +72,8 @@ def build_report(request: ReportRequest) -> dict[str, Any]:
         "command": request.command,
         "target": {"metric": "top1", "max_drop_pp": float(request.max_drop_pp)},
         "sources": [], "models": [], "variants": [], "accuracy": [], "layers": [], "devices": [],
-        "latency": [], "matrix": [], "recommendations": [], "highlights": [], "comparison": None, "warnings": [],
+        "latency": [], "matrix": [], "recommendations": [], "highlights": [], "explanations": [], "comparison": None,
+        "warnings": [],
     }
     warnings: list[dict[str, Any]] = doc["warnings"]
     devices: dict[str, dict[str, Any]] = {}
@@ -87,6 +89,7 @@ def build_report(request: ReportRequest) -> dict[str, Any]:
                                  or (r["device"] is None and r["smallest"] and r["smallest"]["row"] == row["id"])
                                  for r in doc["recommendations"])
     doc["highlights"] = highlights(doc)
+    doc["explanations"] = explain(doc)
     warnings.extend(settings_warnings(doc))
     if len(doc["sources"]) > 1:
         doc["comparison"] = compare_sources(doc)

@@ -59,6 +59,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
                     f.parts_summary(s["parts"]), ", ".join(s["missing"]) or "–"] for s in doc["sources"]])
     out += ["## Summary", ""]
     out += [f"- {_cell(h)}" for h in doc["highlights"]] + ([""] if doc["highlights"] else [])
+    why = doc.get("explanations") or []
+    if why:
+        out += ["### Why these numbers", ""] + [f"- {_cell(n['text'])}" for n in why] + [""]
     out += _table((["folder"] if multi else []) + ["device", "fastest within target", "smallest within target",
                                                   "basis"],
                   [([r["source"]] if multi else []) + [
