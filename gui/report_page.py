@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QPushButton, QVBoxLayout)
+                               QPushButton, QTextBrowser, QVBoxLayout)
 
 from edgeq.gui.page import FieldMessage, Page, row
 
@@ -25,6 +25,14 @@ class ReportPage(Page):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.body.addWidget(self.summary)
+        findings = QGroupBox("What the numbers say")
+        fl = QVBoxLayout(findings)
+        self.findings = QTextBrowser()  # the report's headline and "Why these numbers", read off the UI thread
+        self.findings.setOpenExternalLinks(False)
+        self.findings.setMinimumHeight(90)
+        self.findings.setMaximumHeight(170)
+        fl.addWidget(self.findings)
+        self.body.addWidget(findings)
         export = QGroupBox("Export")
         el = QVBoxLayout(export)
         boxes = QHBoxLayout()
@@ -41,7 +49,7 @@ class ReportPage(Page):
         self.export_message = FieldMessage()
         el.addWidget(self.export_message)
         self.files = QListWidget()
-        self.files.setMaximumHeight(110)
+        self.files.setMaximumHeight(90)
         self.open_button = QPushButton("&Open selected")
         el.addWidget(self.files)
         el.addLayout(row(QLabel(""), self.open_button))
@@ -84,6 +92,25 @@ class ReportPage(Page):
         done = [p for p in parts if p]
         self.summary.setText(f"Results folder: <b>{st.out or '–'}</b><br>measured: {', '.join(done) or 'nothing yet'}")
         self.export_button.setEnabled(bool(st.manifest))
+        if st.manifest and st.out:
+            self.refresh_findings()
+
+    def refresh_findings(self) -> Any:
+        """Builds the report document in a worker (large profiles hold millions of samples) and shows what it
+        concludes: the per-device headline and why the numbers are what they are."""
+        from edgeq import api
+
+        self.findings.setPlainText("reading the results folder…")
+        req = api.ReportRequest([str(self.state.out)], max_drop_pp=self.state.max_drop_pp)
+        return self.run_job("summarize results", lambda cancel: api.report(req), on_done=self._show_findings,
+                            on_error=lambda exc: self.findings.setPlainText(f"cannot summarize: {getattr(exc, 'message', exc)}"))
+
+    def _show_findings(self, doc: dict[str, Any]) -> None:
+        from html import escape
+
+        items = [f"<li><b>{escape(h)}</b></li>" for h in doc.get("highlights") or []]
+        items += [f"<li>{escape(n['text'])}</li>" for n in doc.get("explanations") or []]
+        self.findings.setHtml(f"<ul>{''.join(items)}</ul>" if items else "Nothing measured yet: evaluate or profile first.")
 
     def selected_formats(self) -> list[str]:
         return [f for f, box in self.format_boxes.items() if box.isChecked()]

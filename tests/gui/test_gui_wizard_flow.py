@@ -145,6 +145,11 @@ def test_wizard_end_to_end_and_recipe_replay(qtbot: Any, make_window: Any, gui_e
     assert opened == [str(out / "report.html")]
     report = json.loads((out / "report.json").read_text())
     assert report["__meta__"]["kind"] == "report"
+    # What the numbers say: the report's headline and its "why" notes, shown on the page itself.
+    wait_until(qtbot, lambda: "reading" not in rep.findings.toPlainText(), 30)
+    shown = rep.findings.toPlainText()
+    assert report["highlights"][0] in shown
+    assert report["explanations"] and report["explanations"][0]["text"] in shown
     recipe = tmp_path / "run.toml"
     assert rep.save_recipe(str(recipe)), rep.recipe_message.text()
     if "standin" not in gui_example.info:  # portable: names the example, not its install path
