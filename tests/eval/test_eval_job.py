@@ -201,3 +201,36 @@ def test_api_rejects_negative_numbers(eval_results: Path, val_subset: Path) -> N
     for bad in ({"limit": -3}, {"workers": 0}, {"max_drop": -1.0}, {"top_k": 0}):
         with pytest.raises(UsageError, match="must be ≥"):
             drain(api.evaluate(api.EvalRequest(targets=[str(eval_results)], data=str(val_subset), write=False, **bad)))
+
+
+def test_resized_and_letterboxed_images_score_as_one_image_at_a_time(eval_results: Path, tmp_path: Path) -> None:
+    """Workers normalize a slice in one step, or image by image when letterbox padding differs per image;
+    either way the predictions are those of decoding and running each file alone."""
+    import cv2
+    from edgeq_testing import write_images
+
+    from edgeq import api
+    from edgeq.calibration import load_image
+    from edgeq.evaluation.job import EvalRequest, resolve_spec
+    from edgeq.events import drain
+    from edgeq.tflite import TfliteRunner
+
+    manifest = json.loads((eval_results / "manifest.json").read_text())
+    data = tmp_path / "val"
+    for i, size in enumerate([(40, 48), (28, 28), (60, 20)]):  # landscape, square, portrait: different padding
+        write_images(data / manifest["labels"][i].replace("/", "_"), 5, size=size, channels=1, seed=i)
+    cv2.imwrite(str(data / manifest["labels"][0].replace("/", "_") / "extra.jpg"), np.full((30, 50), 200, np.uint8))
+    int8 = next(eval_results.glob("*.int8.tflite"))
+    for resize in ("letterbox", "crop", "stretch"):
+        doc = drain(api.evaluate(api.EvalRequest(targets=[str(int8)], data=str(data), reference=None, resize=resize,
+                                                 write=False, drift=False, workers=2, chunk=7))).to_dict()
+        spec, _ = resolve_spec(EvalRequest(targets=[], data="", resize=resize), manifest, (1, 28, 28, 1))
+        runner = TfliteRunner(int8)
+        files = sorted(p for p in data.rglob("*") if p.is_file())
+        want = np.zeros((10, 10), np.int64)
+        for p in files:
+            pred = int(np.argmax(runner.run_one(load_image(p, spec)[0])))
+            want[doc["data"]["classes"].index(p.parent.name), pred] += 1
+        got = np.array(doc["variants"][0]["metrics"]["confusion"])
+        assert got.sum() == len(files) == 16
+        assert np.array_equal(got, want), resize
