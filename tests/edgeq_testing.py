@@ -42,3 +42,29 @@ def build_tiny_classifier(path: Path, *, rescaling: bool = False, input_shape=(3
     model = keras.Model(inp, out, name="tiny")
     model.save(path)
     return path
+
+
+def interrupt_edgeq(args: list[str], when: str, *, delay: float = 0.0, env: dict[str, str] | None = None,
+                    timeout: float = 240) -> tuple[int, str]:
+    """Runs ``python -m edgeq ARGS``, presses Ctrl-C (a real SIGINT) ``delay`` seconds after a stderr line
+    starting with ``when``, and returns (exit status, all of stderr)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "edgeq", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {}))
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        seen.append(line)
+        if not line or line.startswith(when):
+            break
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    return proc.returncode, "".join(seen) + rest

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import time
+from pathlib import Path
 from typing import Any
 
 from edgeq.cli.argtypes import non_negative_float, positive_int
 from edgeq.cli.context import Env
 from edgeq.cli.options import add_preprocess_arguments
-from edgeq.errors import ExitStatus
+from edgeq.errors import Cancelled, ExitStatus
 from edgeq.fsio import dumps_json
 
 
@@ -39,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from edgeq import api
-    from edgeq.cli.progress import consume
+    from edgeq.cli.progress import cancelled_with_results, consume
     from edgeq.events import CancelToken
 
     argv_text = "edgeq " + shlex.join(getattr(args, "_argv", ["eval"]))
@@ -50,7 +52,13 @@ def run(args: argparse.Namespace, env: Env) -> int:
         write=not args.no_save, command=argv_text,
     )
     cancel = CancelToken()
-    result = consume(api.evaluate(req, cancel=cancel), env, cancel, verbose=args.verbose)
+    started = time.time()
+    try:
+        result = consume(api.evaluate(req, cancel=cancel), env, cancel, verbose=args.verbose)
+    except Cancelled as exc:
+        folders = dict.fromkeys((Path(t) if Path(t).is_dir() else Path(t).parent) for t in req.targets)
+        raise cancelled_with_results(exc, [p for f in folders for p in (f / "runs").glob("eval-*.json")] if req.write else [],
+                                     started) from None
     doc = result.to_dict()
     if args.json:
         env.out(dumps_json(doc))

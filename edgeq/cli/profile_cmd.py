@@ -60,7 +60,7 @@ def _affinity(text: str | None) -> list[int] | None:
 def run(args: argparse.Namespace, env: Env) -> int:
     """Runs the profile job; prints the table (or ``--json``); 0 ok, 7 partial."""
     from edgeq import api
-    from edgeq.cli.progress import consume
+    from edgeq.cli.progress import cancelled_with_results, consume
     from edgeq.events import CancelToken
 
     req = api.ProfileRequest(
@@ -75,9 +75,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     try:
         result = consume(api.profile(req, cancel=cancel), env, cancel, verbose=args.verbose)
     except Cancelled as exc:
-        written = _written_since(req, started)
-        where = f"; partial results written to {', '.join(map(str, written))}" if written else "; nothing was saved"
-        raise Cancelled(exc.message.split(";")[0] + where) from None
+        raise cancelled_with_results(exc, _documents(req), started) from None
     doc = result.to_dict()
     if args.json:
         env.out(dumps_json(doc))
@@ -90,29 +88,20 @@ def run(args: argparse.Namespace, env: Env) -> int:
     return ExitStatus.OK
 
 
-def _written_since(req: Any, started: float) -> list[Path]:
-    """The profile documents this run wrote (after a cancel, the API's generator cannot return them)."""
+def _documents(req: Any) -> list[Path]:
+    """Where this run's profile documents go (to name them after a cancel)."""
     from edgeq.profiling import expand_models
 
     if not req.write:
         return []
     if req.out:
-        candidates = [Path(req.out)]
-    else:
-        try:
-            models = expand_models(req.models)
-        except Exception:  # noqa: BLE001 - only for the message
-            models = list(req.models)
-        folders = dict.fromkeys(Path(m).parent for m in models)
-        candidates = [p for f in folders for p in sorted((f / "runs").glob("profile-*.json"))]
-    out = []
-    for p in candidates:
-        try:
-            if p.stat().st_mtime >= started - 1:
-                out.append(p)
-        except OSError:
-            pass
-    return out
+        return [Path(req.out)]
+    try:
+        models = expand_models(req.models)
+    except Exception:  # noqa: BLE001 - only for the message
+        models = list(req.models)
+    folders = dict.fromkeys(Path(m).parent for m in models)
+    return [p for f in folders for p in sorted((f / "runs").glob("profile-*.json"))]
 
 
 def _say_where(args: argparse.Namespace, result: Any, env: Env) -> None:

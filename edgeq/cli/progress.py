@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
 from edgeq.cli.context import Env
 from edgeq.errors import Cancelled
@@ -69,3 +70,17 @@ def consume(
             close()
         raise Cancelled("interrupted (Ctrl-C); partial results, if any, were kept and marked partial") from None
     return result
+
+
+def cancelled_with_results(exc: Cancelled, candidates: "Iterable[Path]", started: float) -> Cancelled:
+    """The Ctrl-C error, naming the documents the job wrote before it stopped (a closed generator cannot
+    return them) or saying that nothing was saved."""
+    written = []
+    for p in candidates:
+        try:
+            if p.stat().st_mtime >= started - 1:
+                written.append(p)
+        except OSError:
+            pass
+    where = f"partial results written to {', '.join(map(str, written))}" if written else "nothing was saved"
+    return Cancelled(f"{exc.message.split(';')[0]}; {where}")

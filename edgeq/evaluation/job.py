@@ -306,6 +306,7 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
     skipped = list(data.skipped)
     done = 0
     partial_reason = None
+    interrupted: BaseException | None = None
     models = [v.data for v in everyone]
     pool = VariantPool(models, workers=req.workers)
     chunk = max(1, req.chunk)
@@ -379,15 +380,60 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
             from edgeq.errors import Cancelled
 
             if isinstance(exc, (Cancelled, KeyboardInterrupt, GeneratorExit)) and done:
-                partial_reason = getattr(exc, "message", None) or cancel.reason or "interrupted"
-            if partial_reason is None or isinstance(exc, GeneratorExit):
+                partial_reason = getattr(exc, "message", None) or cancel.reason or "interrupted (Ctrl-C)"
+            if partial_reason is None:
                 raise
+            if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
+                # Ctrl-C, or the consumer closed us: keep what was scored, marked partial, then stop as asked
+                # (a cancel through the token instead ends normally, with the partial document as the result).
+                interrupted = exc
         finally:
             for _, fs in inflight:
                 for f in fs:
                     f.cancel()
             pool.close()
+
+    def document(drift: dict[str, Any] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        ref_doc = scores[id(reference)].to_dict(data.classes) if reference is not None else None
+        ref_top1 = ref_doc["top1"] if ref_doc else None
+        records = []
+        for v in everyone:
+            rec: dict[str, Any] = {"file": v.file.name, "mode": v.mode, "engine": v.engine, "calibration": v.calibration,
+                                   "bytes": len(v.data), "sha256": sha256_bytes(v.data), "status": "ok", "error": None,
+                                   "metrics": None, "drop_pp": None, "reference": v is reference}
+            if id(v) in errors:
+                rec.update(status="failed", error={"message": f"{v.file.name} failed in the LiteRT interpreter: {errors[id(v)]}",
+                                                   "hint": "this variant cannot be deployed as is; re-convert it or pick another"})
+            else:
+                m = scores[id(v)].to_dict(data.classes)
+                rec["metrics"] = m
+                if isinstance(ref_top1, float) and isinstance(m["top1"], float):
+                    rec["drop_pp"] = round((ref_top1 - m["top1"]) * 100, 4)
+            records.append(rec)
+        ok = [r for r in records if r["status"] == "ok"]
+        failed = f"failed: {', '.join(r['mode'] for r in records if r['status'] != 'ok')}" if len(ok) < len(records) else None
+        doc = {
+            "__meta__": meta("eval", EVAL_SCHEMA),
+            "command": req.command,
+            "partial": bool(partial_reason or failed),
+            "partial_reason": partial_reason or failed,
+            "data": data_doc,
+            "reference": {"file": reference.file.name, "mode": reference.mode,
+                          "sha256": sha256_bytes(reference.data)} if reference else None,
+            "variants": records,
+            "drift": drift,
+            "recommendation": recommend(records, req.max_drop, labelled=data.labelled),
+        }
+        return doc, records
+
     usable = stats["n"]
+    data_doc = data.to_dict() | {"images": usable, "sample": sample, "skipped": skipped, "preprocess": spec.to_dict(),
+                                 "stats": _stats_doc(stats) if usable else None}
+    if interrupted is not None:
+        doc, _ = document(None)  # no drift check: stop promptly
+        if req.write and folder is not None and usable:
+            write_json_atomic(run_document_path(folder, "eval"), doc)
+        raise interrupted
     if usable == 0:
         bad = [s for s in skipped if s["reason"] != "not an image file"] or skipped
         shown = "; ".join(f"{s['file']}: {s['reason']}" for s in bad[:3]) + (f"; {len(bad) - 3} more" if len(bad) > 3 else "")
@@ -397,24 +443,6 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
     if bad:
         yield Log(f"skipped {len(bad)} image(s): " + ", ".join(f"{s['file']} ({s['reason']})" for s in bad[:3]),
                   LogLevel.WARNING, "eval-skipped")
-    ref_doc = scores[id(reference)].to_dict(data.classes) if reference is not None else None
-    ref_top1 = ref_doc["top1"] if ref_doc else None
-    records = []
-    for v in everyone:
-        rec: dict[str, Any] = {"file": v.file.name, "mode": v.mode, "engine": v.engine, "calibration": v.calibration,
-                               "bytes": len(v.data), "sha256": sha256_bytes(v.data), "status": "ok", "error": None,
-                               "metrics": None, "drop_pp": None, "reference": v is reference}
-        if id(v) in errors:
-            rec.update(status="failed", error={"message": f"{v.file.name} failed in the LiteRT interpreter: {errors[id(v)]}",
-                                               "hint": "this variant cannot be deployed as is; re-convert it or pick another"})
-        else:
-            m = scores[id(v)].to_dict(data.classes)
-            rec["metrics"] = m
-            if isinstance(ref_top1, float) and isinstance(m["top1"], float):
-                rec["drop_pp"] = round((ref_top1 - m["top1"]) * 100, 4)
-        records.append(rec)
-        yield VariantDone(v.mode, rec["status"] == "ok", rec)
-    data_doc = data.to_dict() | {"images": usable, "sample": sample, "skipped": skipped, "preprocess": spec.to_dict(), "stats": _stats_doc(stats)}
     drift = None
     if req.drift and manifest:
         from edgeq.evaluation.drift import check_drift
@@ -422,23 +450,12 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
         int8 = next((v for v in variants if v.mode == "int8" and id(v) not in errors), None)
         drift = check_drift(manifest, data_doc["stats"], spec, np.stack(drift_sample),
                             int8.data if int8 else None, reference.data if reference else None)
-        for w in drift["warnings"]:
-            yield Log(w, LogLevel.WARNING, "drift")
-    ok = [r for r in records if r["status"] == "ok"]
-    doc = {
-        "__meta__": meta("eval", EVAL_SCHEMA),
-        "command": req.command,
-        "partial": bool(partial_reason or len(ok) < len(records)),
-        "partial_reason": partial_reason or (f"failed: {', '.join(r['mode'] for r in records if r['status'] != 'ok')}"
-                                             if len(ok) < len(records) else None),
-        "data": data_doc,
-        "reference": {"file": reference.file.name, "mode": reference.mode,
-                      "sha256": sha256_bytes(reference.data)} if reference else None,
-        "variants": records,
-        "drift": drift,
-        "recommendation": recommend(records, req.max_drop, labelled=data.labelled),
-    }
-    if not ok:
+    doc, records = document(drift)
+    for rec in records:
+        yield VariantDone(rec["mode"], rec["status"] == "ok", rec)
+    for w in (drift or {}).get("warnings", []):
+        yield Log(w, LogLevel.WARNING, "drift")
+    if not any(r["status"] == "ok" for r in records):
         raise EvaluationError(f"every variant failed; first: {records[0]['error']['message']}",
                               hint=records[0]["error"]["hint"])
     path = None

@@ -103,23 +103,12 @@ def test_a_device_without_python_fails_once_not_per_model(models, run_cli, tmp_p
 
 
 def test_ctrl_c_names_the_partial_document(models, tmp_path: Path, devices_dir: Path) -> None:
-    import signal
-    import time
+    from edgeq_testing import interrupt_edgeq
 
     folder = _results_folder(tmp_path / "ex", models.slow, "float32").parent
-    env = os.environ | {"PYTHONUNBUFFERED": "1", "EDGEQ_DEVICES_DIR": str(devices_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "edgeq", "profile", str(folder), "--runs", "5", "--min-secs", "60"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stderr is not None
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line or line.startswith("» Benchmarking"):
-            break
-    time.sleep(1.0)  # samples are flowing
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    code, err = interrupt_edgeq(["profile", folder, "--runs", "5", "--min-secs", "60"], "» Benchmarking", delay=1.0,
+                                env={"EDGEQ_DEVICES_DIR": str(devices_dir)}, timeout=60)  # samples are flowing
+    assert code == 130, err
     (doc,) = _docs(folder)
     assert doc["partial"] is True
     assert f"partial results written to {folder / 'runs'}" in err and "Traceback" not in err

@@ -4,15 +4,10 @@ no temporary export left behind."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from edgeq_testing import write_images
+from edgeq_testing import interrupt_edgeq, write_images
 
 
 @pytest.mark.parametrize("trigger", ["float32:", "» Converting int8"])
@@ -22,29 +17,12 @@ def test_sigint_keeps_finished_variants_and_marks_partial(tiny_keras: Path, tmp_
     out = tmp_path / "out"
     scratch = tmp_path / "scratch"  # the process's TMPDIR: its temporary SavedModel export must not outlive it
     scratch.mkdir()
-    env = os.environ | {"PYTHONUNBUFFERED": "1", "TMPDIR": str(scratch)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edgeq", "convert", str(tiny_keras), "--calib", str(tmp_path / "calib"),
-         "--num-calib", "400", "--num-check", "400", "--mode", "float32", "--mode", "int8", "--mode", "int16x8",
-         "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    deadline = time.time() + 240
-    seen = []
-    assert proc.stderr is not None
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if line.startswith(trigger):
-            if "int8" in trigger:
-                time.sleep(0.3)  # inside TFLiteConverter's calibration loop
-            proc.send_signal(signal.SIGINT)
-            break
-    _, rest = proc.communicate(timeout=120)
-    stderr = "".join(seen) + rest
-    assert proc.returncode == 130, stderr
+    code, stderr = interrupt_edgeq(
+        ["convert", tiny_keras, "--calib", tmp_path / "calib", "--num-calib", "400", "--num-check", "400",
+         "--mode", "float32", "--mode", "int8", "--mode", "int16x8", "--out", out],
+        trigger, delay=0.3 if "int8" in trigger else 0.0,  # int8: inside TFLiteConverter's calibration loop
+        env={"TMPDIR": str(scratch)})
+    assert code == 130, stderr
     assert "edgeq: cancelled" in stderr and "Traceback" not in stderr
     assert "finished variant(s) kept in" in stderr and "tiny.float32.tflite" in stderr, stderr
     manifest = json.loads((out / "manifest.json").read_text())
@@ -59,22 +37,9 @@ def test_sigint_keeps_finished_variants_and_marks_partial(tiny_keras: Path, tmp_
 def test_sigint_before_any_variant_says_nothing_was_written(tiny_keras: Path, tmp_path: Path) -> None:
     write_images(tmp_path / "calib", 400, size=(64, 64))
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edgeq", "convert", str(tiny_keras), "--calib", str(tmp_path / "calib"),
-         "--num-calib", "400", "--num-check", "400", "--mode", "int8", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stderr is not None
-    seen = []
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        seen.append(line)
-        if not line or line.startswith("» Converting int8"):
-            break
-    proc.send_signal(signal.SIGINT)  # at once: the only variant is still being converted
-    _, rest = proc.communicate(timeout=120)
-    stderr = "".join(seen) + rest
-    assert proc.returncode == 130, stderr
+    # at once: the only variant is still being converted
+    code, stderr = interrupt_edgeq(["convert", tiny_keras, "--calib", tmp_path / "calib", "--num-calib", "400",
+                                    "--num-check", "400", "--mode", "int8", "--out", out], "» Converting int8")
+    assert code == 130, stderr
     assert "before any variant finished; nothing was written" in stderr, stderr
     assert not out.exists()
