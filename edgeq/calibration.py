@@ -371,7 +371,9 @@ def prepare_calibration(
             hint="add images, lower --num-calib, or pass --allow-fewer" if tensors else "add readable images to the folder",
         )
     if len(tensors) < num:
-        yield Log(f"using {len(tensors)} calibration images (fewer than the {num} asked for)", LogLevel.WARNING, "calib-fewer")
+        # Allowed (--allow-fewer, or the default count on a smaller folder): said, not warned in every report.
+        yield Log(f"using all {len(tensors)} calibration images of {folder} (fewer than --num-calib {num}; a few hundred "
+                  "representative images is typical)", LogLevel.INFO, "calib-fewer")
     if gray:
         yield Log(
             f"{gray} calibration image(s) are grayscale; converted to 3-channel {spec.color} for this RGB model",

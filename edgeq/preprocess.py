@@ -155,3 +155,16 @@ def _enum(kind: type[enum.StrEnum], value: Any, flag: str) -> Any:
     except ValueError:
         choices = ", ".join(m.value for m in kind)
         raise UsageError(f"unknown {flag} value '{value}'", hint=f"choose one of: {choices}") from None
+
+
+def mismatch_warning(check: dict[str, Any] | None) -> str | None:
+    """The sentence for an eval document's ``preprocess_check`` (see ``edgeq.evaluation.preprocess_check``)
+    when another preprocessing made the float model clearly more accurate, else None."""
+    if not check or not check.get("best"):
+        return None
+    used, best = check["used"], check["best"]
+    flag = f"--preprocess {best['preset']}" + (f" --color {best['color']}" if best["color"] != used["color"] else "")
+    return (f"the float model itself scores {used['top1']:.0%} top-1 with --preprocess {used['preset']} "
+            f"(--color {used['color']}) but {best['top1']:.0%} with {flag} on {check['sample']} of these images: the "
+            f"preprocessing recorded at convert time (and reused here) is probably not the one the model was trained "
+            f"with, and no quantization setting can fix that; re-convert with {flag}")

@@ -20,6 +20,7 @@ from edgeq.calibration import opencv_single_threaded
 from edgeq.errors import DatasetError, EvaluationError, InputError, ModelLoadError, ResultsFolderError, UsageError
 from edgeq.events import CancelToken, Done, Event, Log, LogLevel, Metric, Progress, Stage, VariantDone
 from edgeq.fsio import MANIFEST, meta, run_document_path, sha256_bytes, write_json_atomic
+from edgeq.preprocess import mismatch_warning
 
 EVAL_SCHEMA = 1
 _MODE_RE = re.compile(r"\.([A-Za-z0-9_-]+)\.tflite$")
@@ -393,7 +394,7 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
                     f.cancel()
             pool.close()
 
-    def document(drift: dict[str, Any] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def document(drift: dict[str, Any] | None, pcheck: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         ref_doc = scores[id(reference)].to_dict(data.classes) if reference is not None else None
         ref_top1 = ref_doc["top1"] if ref_doc else None
         records = []
@@ -422,6 +423,7 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
                           "sha256": sha256_bytes(reference.data)} if reference else None,
             "variants": records,
             "drift": drift,
+            "preprocess_check": pcheck,
             "recommendation": recommend(records, req.max_drop, labelled=data.labelled),
         }
         return doc, records
@@ -450,9 +452,18 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
         int8 = next((v for v in variants if v.mode == "int8" and id(v) not in errors), None)
         drift = check_drift(manifest, data_doc["stats"], spec, np.stack(drift_sample),
                             int8.data if int8 else None, reference.data if reference else None)
-    doc, records = document(drift)
+    pcheck = None
+    if req.drift and data.labelled and reference is not None and labels_all is not None:
+        from edgeq.evaluation.preprocess_check import check_preprocessing
+
+        with opencv_single_threaded():
+            pcheck = check_preprocessing(reference.data, files_all, labels_all, spec)
+    doc, records = document(drift, pcheck)
     for rec in records:
         yield VariantDone(rec["mode"], rec["status"] == "ok", rec)
+    wrong_inputs = mismatch_warning(pcheck)
+    if wrong_inputs:
+        yield Log(wrong_inputs, LogLevel.WARNING, "preprocess-mismatch")
     for w in (drift or {}).get("warnings", []):
         yield Log(w, LogLevel.WARNING, "drift")
     if not any(r["status"] == "ok" for r in records):

@@ -291,12 +291,18 @@ def _add_eval(doc: dict[str, Any], sid: str, part: Any, warnings: list[dict[str,
     drift = e.get("drift") or None
     for w in (drift or {}).get("warnings") or []:
         _warn(warnings, "eval-drift", f"{part.name}: {w}", sid)
+    from edgeq.preprocess import mismatch_warning as preprocess_warning
+
+    wrong = preprocess_warning(e.get("preprocess_check") if isinstance(e.get("preprocess_check"), dict) else None)
+    if wrong:
+        _warn(warnings, "preprocess-mismatch", f"{part.name}: {wrong}", sid)
     doc["accuracy"].append({
         "source": sid, "file": part.name, "command": e.get("command", ""), "created": part.created, "latest": False,
         "data": {"folder": data.get("folder"), "kind": data.get("kind"), "classes": data.get("classes"),
                  "images": data.get("images"), "skipped": len(data.get("skipped") or []),
                  "preprocess": data.get("preprocess")},
         "reference": e.get("reference"), "results": results, "drift": drift, "recommendation": e.get("recommendation"),
+        "preprocess_check": e.get("preprocess_check") if isinstance(e.get("preprocess_check"), dict) else None,
     })
 
 

@@ -21,8 +21,8 @@ def explain(doc: dict[str, Any]) -> list[dict[str, Any]]:
         tag = f"[{sid}] " if multi else ""
         variants = [v for v in doc["variants"] if v["source"] == sid and v["status"] == "ok"]
         by_mode = {v["mode"]: v for v in variants}
-        _delegation(doc, sid, tag, notes)
         _accuracy(doc, sid, tag, by_mode, notes)
+        _delegation(doc, sid, tag, notes)
         _float_ops(by_mode, tag, notes)
         dyn, int8 = by_mode.get("dynamic"), by_mode.get("int8")
         if dyn and int8 and dyn.get("bytes") and int8.get("bytes") and abs(dyn["bytes"] - int8["bytes"]) < 0.1 * int8["bytes"]:
@@ -60,11 +60,22 @@ def _accuracy(doc: dict[str, Any], sid: str, tag: str, by_mode: dict[str, Any], 
     latest = next((a for a in doc["accuracy"] if a["source"] == sid and a["latest"]), None)
     if latest is None:
         return
+    check = latest.get("preprocess_check") or {}
+    if check.get("best"):
+        used, best = check["used"], check["best"]
+        flag = f"--preprocess {best['preset']}" + (f" --color {best['color']}" if best["color"] != used["color"] else "")
+        notes.append({"topic": "accuracy", "variant": None, "device": None,
+                      "text": f"{tag}The float model itself is fed the wrong inputs: it scores {used['top1']:.0%} top-1 with "
+                              f"--preprocess {used['preset']} but {best['top1']:.0%} with {flag} on {check['sample']} "
+                              "evaluation images. Every variant inherits that loss, and no quantization setting can fix "
+                              f"it: re-convert with {flag}."})
+        return  # int8-vs-dynamic differences mean little until the inputs are right
     drop = {r["mode"]: r.get("drop_pp") for r in latest["results"] if r.get("status") == "ok" and not r.get("stale")}
     d8, dd = drop.get("int8"), drop.get("dynamic")
     if isinstance(d8, (int, float)) and isinstance(dd, (int, float)) and d8 - dd >= 0.5:
         drift = (latest.get("drift") or {}).get("warnings") or []
-        why = (" The drift check flagged the evaluation data: " + drift[0].rstrip(".") + ".") if drift else (
+        drift = sorted(drift, key=lambda w: "calibration used --preprocess" not in w)  # the most specific first
+        why = (" The drift check: " + drift[0].rstrip(".") + ".") if drift else (
             " Calibrating on more representative images (same preprocessing as training), per-channel ranges, "
             "or `edgeq convert --max-drop` (keeps the most sensitive ops in float) are the usual fixes; "
             "`edgeq analyze` shows which ops lose the most.")

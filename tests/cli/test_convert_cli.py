@@ -202,7 +202,8 @@ def test_calibration_folder_problems(run_cli, tiny_keras: Path, tmp_path: Path) 
     # Without --num-calib, a folder smaller than the default sample is used whole, with a warning.
     r = run_cli("convert", tiny_keras, "--calib", tmp_path / "few", "--mode", "int8", "--out", tmp_path / "o2")
     assert r.code == 0, r.stderr
-    assert "using 5 calibration images" in r.stderr and _manifest(tmp_path / "o2")["calibration"]["used"] == 5
+    assert "using all 5 calibration images" in r.stderr and _manifest(tmp_path / "o2")["calibration"]["used"] == 5
+    assert not any(w["code"] == "calib-fewer" for w in _manifest(tmp_path / "o2")["warnings"]), "said, not a warning"
 
 
 def test_unknown_mode_is_a_usage_error(run_cli, tiny_keras: Path, tmp_path: Path) -> None:

@@ -94,6 +94,25 @@ def test_bad_calibration_is_detected_and_loses_accuracy(bad_results: Path, examp
     assert doc["recommendation"]["variant"] != "int8"
 
 
+def test_a_wrong_preprocessing_reused_by_eval_is_caught_on_the_float_model(bad_results: Path, example) -> None:
+    """Converted with --preprocess raw (the model expects unit): eval reuses raw, so calibration and
+    evaluation agree and the drift check sees nothing — but the float model itself scores far better with
+    unit on the labelled images, and eval says so with the numbers and the fix."""
+    from edgeq import api
+    from edgeq.events import Log, drain
+
+    events = list(api.evaluate(api.EvalRequest(targets=[str(bad_results)], data=str(example.val), write=False)))
+    doc = events[-1].result.to_dict()
+    check = doc["preprocess_check"]
+    assert check["used"]["preset"] == "raw" and check["best"]["preset"] == "unit"
+    assert check["best"]["top1"] >= check["used"]["top1"] + 0.15 and check["sample"] == 64
+    (warn,) = [e for e in events if isinstance(e, Log) and e.code == "preprocess-mismatch"]
+    assert "the float model itself scores" in warn.message and "re-convert with --preprocess unit" in warn.message
+    good = drain(api.evaluate(api.EvalRequest(targets=[str(bad_results)], data=str(example.val), preset="unit",
+                                              write=False))).to_dict()
+    assert good["preprocess_check"]["best"] is None, "with the right preprocessing, no alternative wins"
+
+
 def test_workers_do_not_change_results(eval_results: Path, val_subset: Path) -> None:
     from edgeq import api
     from edgeq.events import drain

@@ -16,7 +16,7 @@ def test_a_bad_calibration_is_explained_by_ranges_and_drift(results_b):
     doc = build_report(ReportRequest([str(results_b)]))
     (acc,) = _notes(doc, "accuracy")
     assert "int8 loses 1.5 pp more top-1 than dynamic" in acc
-    assert "int8 fixed them at calibration" in acc and "The drift check flagged the evaluation data: " in acc
+    assert "int8 fixed them at calibration" in acc and "The drift check: " in acc
 
 
 def test_a_good_calibration_is_explained_too(results_a):
@@ -49,3 +49,18 @@ def test_undelegated_and_float_ops_are_named(copy_results, results_a):
     html = render(rep, "html")
     assert "Why these numbers" in html and "took 0 of 12 ops" in html
     assert "### Why these numbers" in render(rep, "md")
+
+
+def test_wrong_inputs_to_the_float_model_come_first(copy_results, results_a):
+    folder = copy_results(results_a, "wrong-inputs")
+    ev = folder / "runs" / "eval-20261124T080000Z.json"
+    doc = json.loads(ev.read_text())
+    doc["preprocess_check"] = {"sample": 64, "used": {"preset": "raw", "color": "rgb", "top1": 0.41, "n": 64},
+                               "best": {"preset": "unit", "color": "rgb", "top1": 0.9, "n": 64}, "alternatives": []}
+    ev.write_text(json.dumps(doc))
+    rep = build_report(ReportRequest([str(folder)]))
+    first = rep["explanations"][0]["text"]
+    assert first.startswith("The float model itself is fed the wrong inputs: it scores 41% top-1 with --preprocess raw")
+    assert "re-convert with --preprocess unit" in first
+    assert not [t for t in _notes(rep, "accuracy") if "int8 matches dynamic" in t], "beside the point until inputs are right"
+    assert any(w["code"] == "preprocess-mismatch" for w in rep["warnings"])
