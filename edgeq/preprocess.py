@@ -166,5 +166,5 @@ def mismatch_warning(check: dict[str, Any] | None) -> str | None:
     flag = f"--preprocess {best['preset']}" + (f" --color {best['color']}" if best["color"] != used["color"] else "")
     return (f"the float model itself scores {used['top1']:.0%} top-1 with --preprocess {used['preset']} "
             f"(--color {used['color']}) but {best['top1']:.0%} with {flag} on {check['sample']} of these images: the "
-            f"preprocessing recorded at convert time (and reused here) is probably not the one the model was trained "
-            f"with, and no quantization setting can fix that; re-convert with {flag}")
+            f"preprocessing in use (chosen at convert time, reused by eval) is probably not the one the model was "
+            f"trained with, and no quantization setting can fix that; re-convert with {flag}")

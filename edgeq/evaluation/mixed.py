@@ -191,8 +191,22 @@ def run_for_convert(req: Any, model: Any, spec: Any, samples: Any, variants: lis
     ev = load_eval_set(req.data, data_spec, cancel=cancel)
     f32 = next((v for v in variants if v["mode"] == "float32" and v["status"] == "ok"), None)
     float_model = (out / f32["file"]).read_bytes() if f32 else get_converter(Mode.FLOAT32).convert(model, ConvertOptions(), None)
+    pcheck = None
+    if ev.y is not None:  # the drop is measured against float: first make sure float is fed the right inputs
+        from edgeq.calibration import opencv_single_threaded
+        from edgeq.evaluation.dataset import find_dataset
+        from edgeq.evaluation.preprocess_check import check_preprocessing
+        from edgeq.preprocess import mismatch_warning
+
+        labelled = find_dataset(req.data)
+        with opencv_single_threaded():
+            pcheck = check_preprocessing(float_model, labelled.files, labelled.labels or [], data_spec)
+        wrong = mismatch_warning(pcheck)
+        if wrong:
+            yield Log(wrong, LogLevel.WARNING, "preprocess-mismatch")
     record = yield from search(model, _representative(samples), float_model, ev, float(req.max_drop),
                                per_tensor=req.per_tensor, cancel=cancel)
+    record["preprocess_check"] = pcheck
     data = record.pop("_data")
     if record["float_ops"]:
         fname = variant_filename(Path(model.path), MIXED_MODE)

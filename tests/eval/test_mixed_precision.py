@@ -21,6 +21,7 @@ def test_max_drop_recovers_a_bad_calibration(run_cli, example, tmp_path: Path) -
     assert mp["steps"][0]["float_nodes"] == 0 and mp["steps"][-1]["float_nodes"] == len(mp["float_ops"])
     assert (out / mp["file"]).stat().st_size == mp["bytes"]
     assert "mixed precision: kept" in r.stderr
+    assert mp["preprocess_check"]["best"] is None, "evaluated with the model's own preprocessing (unit)"
 
     from edgeq import api
     from edgeq.events import drain
@@ -30,6 +31,18 @@ def test_max_drop_recovers_a_bad_calibration(run_cli, example, tmp_path: Path) -
     v = {x["mode"]: x for x in doc["variants"]}
     assert v["int8-mixed"]["drop_pp"] <= 2 < v["int8"]["drop_pp"]
     assert v["int8-mixed"]["engine"] == "tflite-converter"
+
+
+def test_max_drop_warns_when_the_float_model_itself_gets_the_wrong_inputs(run_cli, example, tmp_path: Path) -> None:
+    """Calibrated and evaluated with --preprocess raw (the model expects unit): the drop against float looks
+    small because float is wrong too; convert says so before searching."""
+    out = tmp_path / "raw"
+    r = run_cli("convert", example.model, "--calib", example.calib, "--preprocess", "raw", "--mode", "float32",
+                "--mode", "int8", "--max-drop", "1", "--data", example.val, "--out", out)
+    assert r.code == 0, r.stderr
+    assert "the float model itself scores" in r.stderr and "re-convert with --preprocess unit" in r.stderr
+    check = json.loads((out / "manifest.json").read_text())["mixed_precision"]["preprocess_check"]
+    assert check["used"]["preset"] == "raw" and check["best"]["preset"] == "unit"
 
 
 def test_max_drop_already_met_keeps_full_int8(example_results: Path, example, tmp_path: Path) -> None:
