@@ -234,6 +234,27 @@ def _add_manifest(doc: dict[str, Any], sid: str, man: dict[str, Any], warnings: 
         if v.get("status") != "ok":
             err = v.get("error") or {}
             _warn(warnings, "variant-failed", f"{mode} failed to convert: {err.get('message') or 'unknown error'}", sid)
+    _add_mixed_precision(doc, sid, man)
+
+
+def _add_mixed_precision(doc: dict[str, Any], sid: str, man: dict[str, Any]) -> None:
+    """The int8-mixed model of ``convert --max-drop`` is a variant like the others (eval and profile runs match it)."""
+    mp = man.get("mixed_precision")
+    if not isinstance(mp, dict) or not mp.get("file") or not mp.get("sha256"):
+        return
+    if any(v["source"] == sid and v["file"] == mp["file"] for v in doc["variants"]):
+        return  # no op had to stay float: the file is the int8 variant itself
+    ops = [o.get("op_name") for o in mp.get("float_ops") or [] if isinstance(o, dict) and o.get("op_name")]
+    f32 = next((v for v in doc["variants"] if v["source"] == sid and v["mode"] == "float32" and v.get("bytes")), None)
+    size = mp.get("bytes")
+    doc["variants"].append({
+        "id": f"{sid}/int8-mixed", "source": sid, "mode": "int8-mixed",
+        "summary": f"int8 with {len(ops)} op(s) kept float by --max-drop {mp.get('max_drop_pp')}",
+        "status": "ok", "error": None, "file": mp["file"], "bytes": size, "sha256": mp["sha256"],
+        "size_vs_float32": round(size / f32["bytes"], 4) if isinstance(size, int) and f32 else None,
+        "seconds": mp.get("seconds"), "inputs": [], "outputs": [], "ops": None, "ops_by_type": {}, "ops_by_dtype": {},
+        "tensors_by_dtype": {}, "float_ops": sorted(set(ops)), "checks": None,
+    })
 
 
 def _variant_for(doc: dict[str, Any], sid: str, file: Any, mode: Any, **facts: Any) -> dict[str, Any]:

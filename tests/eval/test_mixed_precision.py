@@ -27,10 +27,16 @@ def test_max_drop_recovers_a_bad_calibration(run_cli, example, tmp_path: Path) -
     from edgeq.events import drain
 
     doc = drain(api.evaluate(api.EvalRequest(targets=[str(out)], data=str(example.val), preset="unit",
-                                             write=False, drift=False))).to_dict()
+                                             drift=False))).to_dict()
     v = {x["mode"]: x for x in doc["variants"]}
     assert v["int8-mixed"]["drop_pp"] <= 2 < v["int8"]["drop_pp"]
     assert v["int8-mixed"]["engine"] == "tflite-converter"
+    # The report knows the mixed model as a variant: its accuracy is the eval's, its float ops the manifest's.
+    rep = api.report(api.ReportRequest([str(out)]))
+    mixed = next(r for r in rep["matrix"] if r["mode"] == "int8-mixed")
+    assert mixed["status"] == "ok" and mixed["top1"] == v["int8-mixed"]["metrics"]["top1"]
+    var = next(x for x in rep["variants"] if x["mode"] == "int8-mixed")
+    assert var["float_ops"] and var["bytes"] == mp["bytes"] and "kept float by --max-drop 2" in var["summary"]
 
 
 def test_max_drop_warns_when_the_float_model_itself_gets_the_wrong_inputs(run_cli, example, tmp_path: Path) -> None:
