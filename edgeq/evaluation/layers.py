@@ -153,7 +153,10 @@ def compare_layers(quant_model: bytes, float_model: bytes, samples: np.ndarray,
         scale = _scale(qt)
         sqnr = float("inf") if a["sq"] == 0 else (float("-inf") if a["sig"] == 0 else 10 * np.log10(a["sig"] / a["sq"]))
         sqnr_of[q_idx] = float(sqnr)
-        local = _local_sqnr([sqnr_of[i] for i in op["inputs"] if i in sqnr_of], float(sqnr))
+        measured = [sqnr_of[i] for i in op["inputs"] if i in sqnr_of]
+        # Fed only by the model's input (the input quantizer): that input is exact, so all of the op's
+        # error is its own. A 0-1 image quantized with a 0-255 scale rounds to 0 or 1 right here.
+        local = _local_sqnr(measured, float(sqnr)) if measured else (float(sqnr) if op["op_name"] == "QUANTIZE" else None)
         rows.append({
             "op_index": int(op["index"]),
             "op_name": op["op_name"],
@@ -186,7 +189,7 @@ def _local_sqnr(inputs: list[float], out: float) -> float | None:
 def _sensitivity(row: dict[str, Any]) -> tuple[int, float, float]:
     # Error accumulates along the graph, so the last layers always have the lowest SQNR; the
     # error an op adds itself (local SQNR, low = bad) orders the table. Ops without a measured
-    # input (the input quantizer) come last, by error in their own quantization steps.
+    # input come last, by error in their own quantization steps.
     local = row["local_sqnr_db"]
     local = float("inf") if local == "inf" else local
     scaled = row["scaled_rmse"] if row["scaled_rmse"] is not None else -1.0
