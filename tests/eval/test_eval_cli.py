@@ -182,6 +182,8 @@ def test_analyze_results_folder_with_csv(run_cli, eval_results: Path, val_subset
     assert all(l["scaled_rmse"] > 0 and l["rmse"] > 0 and l["sqnr_db"] > 10 for l in conv)
     ranked = [l["local_sqnr_db"] for l in layers if isinstance(l["local_sqnr_db"], float)]
     assert ranked == sorted(ranked), "most sensitive (lowest own SQNR) first"
+    (quant,) = [l for l in layers if l["op_name"] == "QUANTIZE"]
+    assert quant["local_sqnr_db"] == quant["sqnr_db"], "the input quantizer's error is all its own"
     lines = csv.read_text().splitlines()
     assert lines[0].startswith("op_index,op_name,tensor,rmse,scaled_rmse,sqnr_db") and len(lines) == len(layers) + 1
     assert next((eval_results / "runs").glob("analyze-*.json"))
