@@ -352,6 +352,7 @@ def run_convert(req: ConvertRequest, *, cancel: CancelToken) -> Iterator[Event]:
             manifest["status"] = "partial"
             manifest["partial_reason"] = getattr(exc, "message", None) or cancel.reason or "interrupted"
             write_json_atomic(out / MANIFEST, manifest)
+            cancel.wrote(out / MANIFEST)
         _remove_if_empty(out, created)
         raise
     except EdgeqError:

@@ -22,6 +22,11 @@ class CancelToken:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.reason = ""
+        self.written: list[Any] = []  # result documents the job wrote (paths), for front ends to name after a stop
+
+    def wrote(self, path: Any) -> None:
+        """Records a result document the job has written (a stopped generator cannot return it)."""
+        self.written.append(path)
 
     def cancel(self, reason: str = "cancelled by user") -> None:
         self.reason = reason

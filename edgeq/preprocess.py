@@ -157,13 +157,19 @@ def _enum(kind: type[enum.StrEnum], value: Any, flag: str) -> Any:
         raise UsageError(f"unknown {flag} value '{value}'", hint=f"choose one of: {choices}") from None
 
 
+def mismatch_flags(check: dict[str, Any]) -> str:
+    """The convert flags of a ``preprocess_check``'s better preprocessing (``--preprocess unit --color bgr``)."""
+    used, best = check["used"], check["best"]
+    return f"--preprocess {best['preset']}" + (f" --color {best['color']}" if best["color"] != used["color"] else "")
+
+
 def mismatch_warning(check: dict[str, Any] | None) -> str | None:
     """The sentence for an eval document's ``preprocess_check`` (see ``edgeq.evaluation.preprocess_check``)
     when another preprocessing made the float model clearly more accurate, else None."""
     if not check or not check.get("best"):
         return None
-    used, best = check["used"], check["best"]
-    flag = f"--preprocess {best['preset']}" + (f" --color {best['color']}" if best["color"] != used["color"] else "")
+    used, flag = check["used"], mismatch_flags(check)
+    best = check["best"]
     return (f"the float model itself scores {used['top1']:.0%} top-1 with --preprocess {used['preset']} "
             f"(--color {used['color']}) but {best['top1']:.0%} with {flag} on {check['sample']} of these images: the "
             f"preprocessing in use (chosen at convert time, reused by eval) is probably not the one the model was "

@@ -441,6 +441,8 @@ def run_profile(request: ProfileRequest, *, cancel: CancelToken) -> Iterator[Eve
                 take(q.get_nowait())
         doc = _document(request, order, records, profiles, stop)
         paths, unsaved = _write_documents(request, order, records, profiles, stop)
+        for path in paths:
+            cancel.wrote(path)
         result = ProfileResult(doc, paths[0] if paths else None, paths, unsaved)
     if crash is not None:
         raise crash

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import time
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +103,10 @@ def run(args: argparse.Namespace, env: Env) -> int:
     argv_text = "edgeq " + shlex.join(getattr(args, "_argv", ["convert"]))
     req = build_request(args, argv_text)
     cancel = CancelToken()
-    started = time.time()
     try:
         result = consume(api.convert(req, cancel=cancel), env, cancel, verbose=args.verbose)
     except Cancelled:
-        raise Cancelled(_what_was_kept(Path(req.out), started)) from None
+        raise Cancelled(_what_was_kept(cancel)) from None
     doc = result.to_dict()
     if args.json:
         env.out(dumps_json(doc))
@@ -118,19 +116,16 @@ def run(args: argparse.Namespace, env: Env) -> int:
     return ExitStatus.OK if result.ok else ExitStatus.PARTIAL
 
 
-def _what_was_kept(out: Path, started: float) -> str:
-    """The cancel message: which finished variants this run left in ``out``, or that it wrote nothing."""
-    from edgeq.fsio import MANIFEST
-
-    try:
-        manifest = out / MANIFEST
-        if manifest.stat().st_mtime >= started - 1:
-            kept = [v["file"] for v in json.loads(manifest.read_text(encoding="utf-8"))["variants"] if v["status"] == "ok"]
-            if kept:
-                return (f"interrupted (Ctrl-C); {len(kept)} finished variant(s) kept in {out} "
-                        f"({', '.join(kept)}), manifest.json marked partial")
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+def _what_was_kept(cancel: Any) -> str:
+    """The cancel message: which finished variants the partial manifest lists, or that nothing was written."""
+    for manifest in cancel.written:
+        try:
+            kept = [v["file"] for v in json.loads(Path(manifest).read_text(encoding="utf-8"))["variants"] if v["status"] == "ok"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if kept:
+            return (f"interrupted (Ctrl-C); {len(kept)} finished variant(s) kept in {Path(manifest).parent} "
+                    f"({', '.join(kept)}), manifest.json marked partial")
     return "interrupted (Ctrl-C) before any variant finished; nothing was written"
 
 

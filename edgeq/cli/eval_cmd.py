@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import time
-from pathlib import Path
 from typing import Any
 
 from edgeq.cli.argtypes import non_negative_float, positive_int
@@ -52,13 +50,10 @@ def run(args: argparse.Namespace, env: Env) -> int:
         write=not args.no_save, command=argv_text,
     )
     cancel = CancelToken()
-    started = time.time()
     try:
         result = consume(api.evaluate(req, cancel=cancel), env, cancel, verbose=args.verbose)
     except Cancelled as exc:
-        folders = dict.fromkeys((Path(t) if Path(t).is_dir() else Path(t).parent) for t in req.targets)
-        raise cancelled_with_results(exc, [p for f in folders for p in (f / "runs").glob("eval-*.json")] if req.write else [],
-                                     started) from None
+        raise cancelled_with_results(exc, cancel) from None
     doc = result.to_dict()
     if args.json:
         env.out(dumps_json(doc))

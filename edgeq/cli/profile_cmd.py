@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import time
-from pathlib import Path
 from typing import Any
 
 from edgeq.cli.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
@@ -71,11 +69,10 @@ def run(args: argparse.Namespace, env: Env) -> int:
         command="edgeq " + shlex.join(getattr(args, "_argv", ["profile", *args.models])),
     )
     cancel = CancelToken()
-    started = time.time()
     try:
         result = consume(api.profile(req, cancel=cancel), env, cancel, verbose=args.verbose)
     except Cancelled as exc:
-        raise cancelled_with_results(exc, _documents(req), started) from None
+        raise cancelled_with_results(exc, cancel) from None
     doc = result.to_dict()
     if args.json:
         env.out(dumps_json(doc))
@@ -86,22 +83,6 @@ def run(args: argparse.Namespace, env: Env) -> int:
         env.err(f"edgeq: warning: partial result: {doc['partial_reason']}")
         return ExitStatus.PARTIAL
     return ExitStatus.OK
-
-
-def _documents(req: Any) -> list[Path]:
-    """Where this run's profile documents go (to name them after a cancel)."""
-    from edgeq.profiling import expand_models
-
-    if not req.write:
-        return []
-    if req.out:
-        return [Path(req.out)]
-    try:
-        models = expand_models(req.models)
-    except Exception:  # noqa: BLE001 - only for the message
-        models = list(req.models)
-    folders = dict.fromkeys(Path(m).parent for m in models)
-    return [p for f in folders for p in sorted((f / "runs").glob("profile-*.json"))]
 
 
 def _say_where(args: argparse.Namespace, result: Any, env: Env) -> None:

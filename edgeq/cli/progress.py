@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from edgeq.cli.context import Env
 from edgeq.errors import Cancelled
@@ -72,15 +71,9 @@ def consume(
     return result
 
 
-def cancelled_with_results(exc: Cancelled, candidates: "Iterable[Path]", started: float) -> Cancelled:
-    """The Ctrl-C error, naming the documents the job wrote before it stopped (a closed generator cannot
-    return them) or saying that nothing was saved."""
-    written = []
-    for p in candidates:
-        try:
-            if p.stat().st_mtime >= started - 1:
-                written.append(p)
-        except OSError:
-            pass
-    where = f"partial results written to {', '.join(map(str, written))}" if written else "nothing was saved"
+def cancelled_with_results(exc: Cancelled, cancel: CancelToken) -> Cancelled:
+    """The Ctrl-C error, naming the result documents the job wrote before it stopped, or saying that
+    nothing was saved."""
+    where = (f"partial results written to {', '.join(map(str, cancel.written))}" if cancel.written
+             else "nothing was saved")
     return Cancelled(f"{exc.message.split(';')[0]}; {where}")

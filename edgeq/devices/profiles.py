@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
@@ -309,11 +310,6 @@ def load_profile_file(path: Path, *, builtin: bool = False) -> DeviceProfile:
         ProfileInvalid: the file is not valid TOML or not a valid profile.
     """
     try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-
-    try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ProfileInvalid(f"{path}: not valid TOML: {exc}", hint="fix the syntax (see docs/devices.md for an example)") from None
@@ -350,11 +346,6 @@ def scan_profiles() -> ProfileSet:
     A broken user file does not hide the others: it is returned as a problem (naming its file,
     the key and the fix), and only a request for that device fails on it.
     """
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-
     profiles: dict[str, DeviceProfile] = {}
     for fname, text in _builtin_files():
         src = f"device_profiles/{fname}"
@@ -386,10 +377,6 @@ def scan_profiles() -> ProfileSet:
 
 
 def _declared_name(path: Path) -> str | None:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
     try:
         name = tomllib.loads(path.read_text(encoding="utf-8")).get("name")
     except (OSError, ValueError):

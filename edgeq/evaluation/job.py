@@ -434,7 +434,9 @@ def run_evaluate(req: EvalRequest, *, cancel: CancelToken) -> Iterator[Event]:
     if interrupted is not None:
         doc, _ = document(None)  # no drift check: stop promptly
         if req.write and folder is not None and usable:
-            write_json_atomic(run_document_path(folder, "eval"), doc)
+            partial_path = run_document_path(folder, "eval")
+            write_json_atomic(partial_path, doc)
+            cancel.wrote(partial_path)
         raise interrupted
     if usable == 0:
         bad = [s for s in skipped if s["reason"] != "not an image file"] or skipped

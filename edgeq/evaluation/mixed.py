@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -32,6 +32,7 @@ class EvalSet:
     y: np.ndarray | None
     folder: str
     classes: list[str] | None
+    files: list[Path] = field(default_factory=list)  # the decoded files, in the order of x
 
 
 def load_eval_set(folder: str, spec: Any, *, csv_path: str | None = None, limit: int = 0,
@@ -42,15 +43,17 @@ def load_eval_set(folder: str, spec: Any, *, csv_path: str | None = None, limit:
 
     data = find_dataset(folder, csv_path=csv_path)
     files = data.files[:limit] if limit else data.files
-    xs, ys = [], []
+    xs, ys, kept = [], [], []
     for i, d in enumerate(decode_images(files, spec, cancel=cancel)):
         if d.tensor is not None:
             xs.append(d.tensor)
+            kept.append(files[i])
             if data.labels is not None:
                 ys.append(data.labels[i])
     if not xs:
         raise DatasetError(f"no readable images in {folder}", hint="pass --data with decodable images")
-    return EvalSet(np.stack(xs).astype(np.float32), np.asarray(ys) if data.labelled else None, str(folder), data.classes)
+    return EvalSet(np.stack(xs).astype(np.float32), np.asarray(ys) if data.labelled else None, str(folder), data.classes,
+                   kept)
 
 
 def _outputs(models: list[bytes], x: np.ndarray) -> list[np.ndarray]:
@@ -194,13 +197,11 @@ def run_for_convert(req: Any, model: Any, spec: Any, samples: Any, variants: lis
     pcheck = None
     if ev.y is not None:  # the drop is measured against float: first make sure float is fed the right inputs
         from edgeq.calibration import opencv_single_threaded
-        from edgeq.evaluation.dataset import find_dataset
         from edgeq.evaluation.preprocess_check import check_preprocessing
         from edgeq.preprocess import mismatch_warning
 
-        labelled = find_dataset(req.data)
         with opencv_single_threaded():
-            pcheck = check_preprocessing(float_model, labelled.files, labelled.labels or [], data_spec)
+            pcheck = check_preprocessing(float_model, ev.files, ev.y, data_spec)
         wrong = mismatch_warning(pcheck)
         if wrong:
             yield Log(wrong, LogLevel.WARNING, "preprocess-mismatch")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeq.preprocess import mismatch_flags
 from edgeq.reports.formatting import kib
 
 def explain(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -62,8 +63,7 @@ def _accuracy(doc: dict[str, Any], sid: str, tag: str, by_mode: dict[str, Any], 
         return
     check = latest.get("preprocess_check") or {}
     if check.get("best"):
-        used, best = check["used"], check["best"]
-        flag = f"--preprocess {best['preset']}" + (f" --color {best['color']}" if best["color"] != used["color"] else "")
+        used, best, flag = check["used"], check["best"], mismatch_flags(check)
         notes.append({"topic": "accuracy", "variant": None, "device": None,
                       "text": f"{tag}The float model itself is fed the wrong inputs: it scores {used['top1']:.0%} top-1 with "
                               f"--preprocess {used['preset']} but {best['top1']:.0%} with {flag} on {check['sample']} "
